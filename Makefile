@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Both create .venv when missing, install torch pinned first (a CPU wheel here; an
+# unpinned torch would pull several GB of CUDA packages), then the three packages
+# editable with their test extras. A stamp file makes a second run skip the install.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_PIN := torch==2.13.0
+STAMP := $(VENV)/.robopref-installed
+export MUJOCO_GL ?= egl
+
+.PHONY: install demo test test-slow bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml envs/pyproject.toml hardware/pyproject.toml
+	$(PIP) install --quiet $(TORCH_PIN)
+	$(PIP) install --quiet -e ".[test]" -e "envs[test]" -e "hardware[test]"
+	@$(PY) -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if v == '2.13.0' else 'torch ' + torch.__version__ + ' installed, expected 2.13.0')"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m robopref.demo
+
+test: $(STAMP)
+	@$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi; exit $$rc
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+bench: $(STAMP)
+	@for f in benchmarks/bench_*.py; do echo "# $$f" >&2; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) outputs multirun .pytest_cache
