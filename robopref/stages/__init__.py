@@ -1,0 +1,10 @@
+"""Command-line stages: ``robopref STAGE [hydra overrides]``.
+
+Each stage is a module ``robopref.stages.<name>`` with a config dataclass registered
+as ``<name>_schema``, a YAML config ``conf/<name>.yaml`` and a ``run(cfg)`` function.
+This table is the list ``robopref --help`` prints, one line each.
+"""
+
+STAGES: dict[str, str] = {
+    "collect": "roll a policy (scripted expert or random) in an env and write a dataset",
+}

@@ -1,0 +1,72 @@
+"""Build environments and scripted policies from the ``env`` config group.
+
+An env config is a flat mapping: ``_target_`` (a factory returning a Gymnasium env),
+its keyword arguments (``task``, ``embodiment``, ``image_size``, ...), plus two keys
+that are not passed to the factory: ``name`` (the config's short name) and ``expert``
+(a ``_target_`` mapping for the task's scripted expert, called with ``env``, ``noise``,
+``aligned``, ``seed``). Flat keys keep overrides short: ``env.embodiment=short_stick``.
+Simulator packages are imported only here, when an env is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import gymnasium as gym
+from omegaconf import DictConfig, OmegaConf
+
+from robopref.rollout.policy import RandomPolicy, RolloutPolicy
+
+RESERVED_ENV_KEYS = ("name", "expert")
+
+
+def _plain(cfg: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def make_env(env_cfg: Mapping[str, Any] | DictConfig) -> gym.Env:
+    """Instantiate the env described by ``env_cfg``; a bad kwarg names the key and the factory."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    cfg = _plain(env_cfg)
+    if "_target_" not in cfg:
+        raise ValueError(f"env config {cfg.get('name', '?')!r} has no _target_ (the env factory to call)")
+    kwargs = {k: v for k, v in cfg.items() if k not in RESERVED_ENV_KEYS}
+    try:
+        return instantiate(kwargs)
+    except InstantiationException as e:
+        raise ValueError(f"env config {cfg.get('name', '?')!r}: could not build {cfg['_target_']}: {e.__cause__ or e}") from e
+
+
+def make_scripted_policy(
+    env_cfg: Mapping[str, Any] | DictConfig,
+    env: gym.Env,
+    kind: str = "expert",
+    noise: float = 0.0,
+    aligned: bool = True,
+    seed: int | None = None,
+) -> RolloutPolicy:
+    """The env's scripted expert (``kind="expert"``) or a uniform random policy (``"random"``)."""
+    if kind == "random":
+        return RandomPolicy(env, seed=seed)
+    if kind != "expert":
+        raise ValueError(f"policy={kind!r}: expected 'expert' or 'random'")
+    cfg = _plain(env_cfg)
+    expert = cfg.get("expert")
+    if not expert or "_target_" not in expert:
+        raise ValueError(f"env config {cfg.get('name', '?')!r} defines no scripted expert (key 'expert' with a _target_)")
+    from hydra.utils import instantiate
+
+    return instantiate(expert, env=env, noise=noise, aligned=aligned, seed=seed)
+
+
+def env_args_of(env: gym.Env, env_cfg: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    """robomimic ``env_args`` for a dataset: the gymnasium id and kwargs, plus the
+    robopref env config so ``make_env`` can rebuild exactly this env from the file."""
+    from robopref.data.layout import ENV_TYPE_GYM, make_env_args
+
+    spec = env.spec
+    name = spec.id if spec is not None else type(env.unwrapped).__name__
+    kwargs = dict(spec.kwargs) if spec is not None else {}
+    return make_env_args(name, ENV_TYPE_GYM, kwargs, robopref_env=_plain(env_cfg))

@@ -1,0 +1,111 @@
+"""``robopref collect``: roll a policy out for N episodes and write a dataset.
+
+Writes ``dataset.hdf5`` (robomimic layout, images included), a few mp4s and
+``summary.json`` (episodes, success rate, mean return, ...) in the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from omegaconf import MISSING, DictConfig, OmegaConf
+from tqdm import tqdm
+
+from robopref.config import StageConfig, register_schema
+from robopref.data.episode import Episode
+from robopref.data.layout import is_image_key
+from robopref.data.video import write_video
+from robopref.data.writer import DatasetWriter
+from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
+from robopref.rollout.record import record_episode
+from robopref.utils.rundir import run_dir
+from robopref.utils.seed import seed_everything
+
+log = logging.getLogger(__name__)
+
+
+class CollectPolicy(str, Enum):
+    """Which policy ``collect`` rolls out."""
+
+    expert = "expert"
+    random = "random"
+
+
+@dataclass
+class CollectConfig(StageConfig):
+    """Config of ``robopref collect`` (see conf/collect.yaml for the defaults)."""
+
+    env: Any = MISSING
+    policy: CollectPolicy = CollectPolicy.expert
+    noise: float = 0.0  # action noise of the scripted expert (0 = clean expert)
+    aligned: bool = True  # False: the expert succeeds but ignores the person's preference
+    episodes: int = 20
+    max_steps: Optional[int] = None  # cap on steps per episode (default: the env's limit)
+    output: str = "dataset.hdf5"  # relative paths land in the run directory
+    append: bool = False  # append to an existing output file instead of replacing it
+    videos: int = 2  # number of episodes saved as mp4
+    video_fps: int = 10
+    next_obs: bool = False  # also store next_obs/<key>
+    extra: dict = field(default_factory=dict)  # free-form notes stored with the dataset
+
+
+register_schema("collect", CollectConfig)
+
+
+def summarize(episodes: list[Episode]) -> dict[str, Any]:
+    """Episode count, success rate, mean return and the preference signals when present."""
+    out: dict[str, Any] = {
+        "episodes": len(episodes),
+        "steps": int(sum(len(e) for e in episodes)),
+        "success_rate": float(np.mean([e.success for e in episodes])),
+        "mean_return": float(np.mean([e.total_reward for e in episodes])),
+    }
+    if episodes and "pref_score" in episodes[0].infos:
+        out["mean_pref_return"] = float(np.mean([e.infos["pref_score"].sum() for e in episodes]))
+    if episodes and "violation" in episodes[0].infos:
+        out["preference_honoured_rate"] = float(np.mean([not e.infos["violation"].any() for e in episodes]))
+    return out
+
+
+def _resolve_output(output: str, out_dir: Path) -> Path:
+    p = Path(output).expanduser()
+    return p if p.is_absolute() else out_dir / p
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Collect ``cfg.episodes`` episodes; return the summary (also saved as JSON)."""
+    seed_everything(cfg.seed)
+    out_dir = run_dir()
+    env = make_env(cfg.env)
+    policy = make_scripted_policy(cfg.env, env, kind=CollectPolicy(cfg.policy).value, noise=cfg.noise, aligned=cfg.aligned, seed=cfg.seed)
+    output = _resolve_output(cfg.output, out_dir)
+    env_args = env_args_of(env, cfg.env)
+    episodes: list[Episode] = []
+    videos: list[Path] = []
+    with DatasetWriter(output, env_args=env_args, mode="a" if cfg.append else "w") as writer:
+        for i in tqdm(range(cfg.episodes), desc=f"collect {cfg.env.get('name', '')}", unit="ep"):
+            ep = record_episode(env, policy, seed=cfg.seed * 100_003 + i, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs)
+            name = writer.add_episode(ep)
+            if len(videos) < cfg.videos:
+                cams = [k for k in ep.obs if is_image_key(k)]
+                if cams:
+                    videos.append(write_video(ep.obs[cams[0]], out_dir / "videos" / f"{name}.mp4", fps=cfg.video_fps, scale=4))
+            # keep only the small arrays for the summary; frames are on disk now
+            episodes.append(Episode(ep.actions, ep.rewards, ep.dones, obs={}, infos=ep.infos))
+        summary = summarize(episodes)
+        writer.set_attr("robopref_collect", json.dumps({"config": OmegaConf.to_container(cfg, resolve=True), "summary": summary}, default=str))
+    env.close()
+    summary.update({"dataset": str(output), "videos": [str(v) for v in videos]})
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    log.info("summary: %s", json.dumps(summary))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("dataset", "videos")}, indent=2))
+    print(f"dataset: {output}")
+    for v in videos:
+        print(f"video: {v}")
+    return summary
