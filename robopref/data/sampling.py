@@ -45,7 +45,9 @@ def whole_episodes(dataset: Dataset, demos: Sequence[str] | None = None) -> list
 
 
 def sample_pairs(segments: Sequence[SegmentRef], n: int, rng: np.random.Generator, k: int = 2) -> list[tuple[SegmentRef, ...]]:
-    """``n`` tuples of ``k`` distinct segments drawn uniformly (pairs, or triplets with k=3)."""
+    """``n`` tuples of ``k`` distinct segments drawn uniformly (pairs, or triplets with k=3).
+    Repeated references in ``segments`` count once."""
+    segments = list(dict.fromkeys(segments))
     if len(segments) < k:
-        raise ValueError(f"need at least {k} segments to form queries of size {k}, got {len(segments)}")
+        raise ValueError(f"need at least {k} distinct segments to form queries of size {k}, got {len(segments)}")
     return [tuple(segments[i] for i in rng.choice(len(segments), size=k, replace=False)) for _ in range(n)]

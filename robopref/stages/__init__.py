@@ -7,4 +7,7 @@ This table is the list ``robopref --help`` prints, one line each.
 
 STAGES: dict[str, str] = {
     "collect": "roll a policy (scripted expert or random) in an env and write a dataset",
+    "label": "create segment queries and answer them with a scripted teacher (B-Pref)",
+    "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
+    "reward": "learn a reward (Bradley-Terry ensemble, RRL) from the preference store; relabel datasets",
 }

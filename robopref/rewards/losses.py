@@ -1,0 +1,50 @@
+"""Preference losses, written as plain functions so tests can check them by hand.
+
+Bradley–Terry: P(σ0 ≻ σ1) = exp R0 / (exp R0 + exp R1) = σ(R0 − R1), trained by
+cross-entropy with soft labels y. RRL (PEARL) adds a Gaussian reward: per-step
+r = μ + σ ε, the same cross-entropy on sampled returns, plus λ · KL(N(μ, σ²) ‖ N(0, 1))
+averaged over steps.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def bt_logits(r0: torch.Tensor, r1: torch.Tensor) -> torch.Tensor:
+    """Logit of P(σ0 ≻ σ1) from segment returns: R0 − R1."""
+    return r0 - r1
+
+
+def smooth_labels(y: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Label smoothing toward 0.5: y (1 − s) + s / 2."""
+    return y * (1.0 - smoothing) + 0.5 * smoothing
+
+
+def soft_bt_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None, reduce: bool = True) -> torch.Tensor:
+    """Cross-entropy −[y log p + (1 − y) log(1 − p)], p = σ(logits); weighted mean over
+    the last axis' batch when ``reduce`` (weights = label confidences)."""
+    per = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
+    if not reduce:
+        return per
+    if w is None:
+        return per.mean()
+    w = w.expand_as(per)
+    return (per * w).sum() / w.sum().clamp_min(1e-12)
+
+
+def gaussian_kl_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, 1)) elementwise = ½ (μ² + σ² − log σ² − 1)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
+def masked_sum(r: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ_t r_t over real steps: r (..., N, L), mask (N, L) → (..., N)."""
+    return (r * mask).sum(-1)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of x over real steps of all segments."""
+    m = mask.expand_as(x)
+    return (x * m).sum() / m.sum().clamp_min(1.0)

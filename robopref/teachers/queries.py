@@ -1,0 +1,58 @@
+"""Build candidate queries over datasets and pick the ones to ask, by a selection rule."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from robopref.data.pool import DatasetPool
+from robopref.data.sampling import sample_pairs, sample_segments
+from robopref.data.segments import SegmentRef
+from robopref.rewards.model import TrajectoryRewardModel
+from robopref.teachers.selection import select
+
+
+def candidate_queries(
+    pool: DatasetPool, datasets: Sequence[str], length: int, n: int, rng: np.random.Generator, k: int = 2
+) -> list[tuple[SegmentRef, ...]]:
+    """``n`` random queries of ``k`` segments of ``length`` steps drawn over ``datasets``
+    (segments spread over datasets in proportion to their number of windows)."""
+    segs: list[SegmentRef] = []
+    per = max(k, int(np.ceil(2 * n * k / len(datasets))))
+    for path in datasets:
+        segs += sample_segments(pool.get(path), length, per, rng)
+    return sample_pairs(segs, n, rng, k=k)
+
+
+def ensemble_probs(model: TrajectoryRewardModel, pool: DatasetPool, candidates: Sequence[tuple[SegmentRef, ...]]):
+    """A ``member_probs(indices)`` callable for :func:`select` over pair candidates."""
+
+    def probs(idx: np.ndarray) -> torch.Tensor:
+        x0 = torch.from_numpy(np.stack([model.spec.segment(pool, candidates[i][0]) for i in idx]))
+        x1 = torch.from_numpy(np.stack([model.spec.segment(pool, candidates[i][1]) for i in idx]))
+        ones = torch.ones(x0.shape[:2])
+        return model.member_probs(x0, ones, x1, ones)
+
+    return probs
+
+
+def choose_queries(
+    pool: DatasetPool,
+    datasets: Sequence[str],
+    n: int,
+    length: int,
+    rule: str,
+    rng: np.random.Generator,
+    model: TrajectoryRewardModel | None = None,
+    k: int = 2,
+    oversample: int = 10,
+) -> list[tuple[SegmentRef, ...]]:
+    """``n`` queries picked by ``rule`` from ``n × oversample`` random candidates."""
+    if rule != "uniform" and k != 2:
+        raise ValueError(f"selection={rule!r} scores pairs; use selection=uniform for triplet queries")
+    cands = candidate_queries(pool, datasets, length, n * (oversample if rule != "uniform" else 1), rng, k)
+    member_probs = ensemble_probs(model, pool, cands) if model is not None else None
+    picked = select(len(cands), n, rule, rng, member_probs, oversample=1)
+    return [cands[i] for i in picked]

@@ -1,0 +1,84 @@
+"""Reward models fit, beat chance clearly, save/load identically, and RRL/trust options work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from robopref.rewards import RewardConfig, TrajectoryRewardModel, TrustFilterConfig, fit_from_store, tensorize
+from robopref.rewards.evaluation import evaluate_reward
+from robopref.rewards.preferences import comparisons_from_store
+from robopref.rewards.train import _trust_filter
+from tests.rewards.conftest import make_store
+
+SMALL = dict(ensemble=2, hidden=[32, 32], epochs=60, batch_size=32, patience=60)
+
+
+@pytest.mark.parametrize("kind", ["bt", "rrl"])
+def test_fit_beats_chance_clearly(tmp_path, line_dataset, kind):
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 120)
+    model, hist = fit_from_store(store, pool, RewardConfig(kind=kind, **SMALL), progress=False)
+    assert hist.train_loss[-1] < hist.train_loss[0]
+    m = evaluate_reward(model, pool, [line_dataset], 10, np.random.default_rng(1), n_segments=300)
+    assert m["accuracy"] > 0.8 and m["spearman"] > 0.7, m
+
+
+def test_gaussian_reward_reports_mean_and_std_and_pessimism(tmp_path, line_dataset):
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 60)
+    model, _ = fit_from_store(store, pool, RewardConfig(kind="rrl", kappa=1.0, **SMALL), progress=False)
+    x = np.random.default_rng(0).normal(size=(7, model.spec.dim)).astype(np.float32)
+    mean, std = model.predict_features(x)
+    assert mean.shape == std.shape == (7,) and (std > 0).all()
+    np.testing.assert_allclose(model.reward(x), mean - std, rtol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path, line_dataset):
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 40)
+    model, _ = fit_from_store(store, pool, RewardConfig(kind="rrl", **SMALL), progress=False)
+    path = model.save(tmp_path / "r.pt")
+    back = TrajectoryRewardModel.load(path)
+    x = np.random.default_rng(0).normal(size=(5, model.spec.dim)).astype(np.float32)
+    for a, b in zip(model.predict_features(x), back.predict_features(x)):
+        np.testing.assert_array_equal(a, b)
+    assert back.cfg == model.cfg and back.spec.obs_keys == model.spec.obs_keys
+    np.testing.assert_array_equal(back.spec.mean, model.spec.mean)
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt does not exist"):
+        TrajectoryRewardModel.load(tmp_path / "nope.pt")
+    torch.save({"format": "other"}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="other.pt: not a robopref trajectory reward checkpoint"):
+        TrajectoryRewardModel.load(tmp_path / "other.pt")
+    (tmp_path / "junk.pt").write_text("junk")
+    with pytest.raises(ValueError, match="junk.pt: not a torch checkpoint"):
+        TrajectoryRewardModel.load(tmp_path / "junk.pt")
+
+
+def test_trust_filter_flips_confidently_wrong_labels(tmp_path, line_dataset):
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 80)
+    cfg = RewardConfig(kind="bt", **SMALL)
+    model, _ = fit_from_store(store, pool, cfg, progress=False)
+    data = tensorize(comparisons_from_store(store), model.spec, pool)
+    p = model.member_probs(data.x0, data.m0, data.x1, data.m1).mean(0)
+    confident = (p - 0.5).abs() > 0.45
+    assert confident.sum() >= 5
+    wrong = data.y.clone()
+    wrong[confident] = 1.0 - wrong[confident]  # corrupt exactly the labels the model is sure about
+    data.y = wrong
+    trust_cfg = RewardConfig(kind="bt", trust=TrustFilterConfig(enabled=True, warmup=0, flip=2.0), **SMALL)
+    keep, y_fixed, flipped = _trust_filter(model, data, trust_cfg, epoch=0)
+    assert flipped >= int(confident.sum()) * 0.8
+    restored = (y_fixed[confident] - (1.0 - wrong[confident])).abs() < 1e-6
+    assert restored.float().mean() > 0.8
+    assert keep.sum() > 0
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="reward kind='gp': expected 'bt' or 'rrl'"):
+        RewardConfig(kind="gp")
+    from robopref.rewards.recipe import TrajectoryRewardRecipe
+
+    with pytest.raises(ValueError, match=r"reward config key\(s\) \['epochz'\] not recognised"):
+        TrajectoryRewardRecipe(kind="bt", epochz=3)

@@ -1,0 +1,39 @@
+"""The label and reward stages from the command line, on the test line env."""
+
+from __future__ import annotations
+
+import json
+
+from robopref.data import Dataset
+from robopref.prefs import PreferenceStore
+from tests.test_cli import LINE, robopref
+
+
+def test_collect_label_reward_relabel(tmp_path):
+    data = tmp_path / "line.hdf5"
+    assert robopref("collect", *LINE, "env.horizon=30", "env.image_size=0", "episodes=20", "noise=2.0", "videos=0", f"output={data}", cwd=tmp_path).returncode == 0
+    store = tmp_path / "p.sqlite"
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "teacher=mistake", "queries=60", "segment_length=10", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout[out.stdout.index("{"):])
+    assert summary["labels_added"] == 60 and 0.7 < summary["agreement_with_oracle"] <= 1.0
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "queries=20", "segment_length=10", "selection=disagreement", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    with PreferenceStore(store, readonly=True) as s:
+        assert s.count_labels() == 80 and len(s.queries(origin="disagreement")) == 20
+    out = robopref("reward", LINE[0], f"store={store}", "reward=rrl", "reward.epochs=20", "reward.hidden=[32,32]",
+                   "relabel=true", "eval_length=10", "progress=false", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run = next((tmp_path / "outputs" / "reward").iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["comparisons"] == 80 and metrics["heldout"]["accuracy"] > 0.6
+    relabeled = Dataset(run / "relabeled_line.hdf5")
+    assert "env_reward" in relabeled.info_keys and "reward_std" in relabeled.info_keys
+    assert out.stdout.strip().endswith(f"reward: {run / 'reward.pt'}")
+
+
+def test_label_errors_are_clear(tmp_path):
+    out = robopref("label", LINE[0], f"dataset={tmp_path / 'missing.hdf5'}", cwd=tmp_path)
+    assert out.returncode != 0 and "missing.hdf5: file does not exist" in out.stderr
+    out = robopref("reward", LINE[0], "reward.epochz=3", cwd=tmp_path)
+    assert out.returncode != 0 and "epochz" in out.stderr
