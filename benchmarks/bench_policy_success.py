@@ -1,0 +1,115 @@
+"""Success rate of diffusion policies trained on scripted-expert demonstrations.
+
+For each task: collect ``--demos`` expert demos with ``robopref collect``, train with
+``robopref policy`` under a wall-clock budget (``--minutes``, default 30), then roll out
+the best checkpoint (top-k by in-training success) on ``--eval-episodes`` fresh seeds.
+Prints one JSON object per line: task, variant, demos, seed, epochs, training minutes,
+success rate and the eval episode count.
+
+    python benchmarks/bench_policy_success.py --task push2d_push --variant lowdim
+    python benchmarks/bench_policy_success.py --task push2d_push --variant image --minutes 30
+
+Meta-World and robosuite tasks run the same way once their env configs exist
+(conf/env/<task>.yaml); a missing config is reported as a skipped line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_SEED_BASE = 20_000_000  # disjoint from collect (seed * 100003 + i) and in-training eval seeds
+
+
+def robopref(*args: str, log: Path) -> None:
+    """Run one stage, streaming its output to ``log``; raise on failure."""
+    with log.open("a") as f:
+        f.write(f"$ robopref {' '.join(args)}\n")
+        f.flush()
+        rc = subprocess.run([sys.executable, "-m", "robopref.cli", *args], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
+    if rc:
+        raise RuntimeError(f"robopref {args[0]} failed (exit {rc}); see {log}")
+
+
+def evaluate(ckpt: Path, env_cfg: dict, episodes: int, threads: int | None) -> dict:
+    """Success rate of the checkpoint over seeded episodes."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from robopref.policies import load_policy
+    from robopref.policies.evaluate import evaluate_policy
+    from robopref.rollout.factory import make_env
+
+    env = make_env(env_cfg)
+    t0 = time.time()
+    out = evaluate_policy(env, load_policy(ckpt, device="cpu"), episodes, EVAL_SEED_BASE)
+    out["eval_seconds"] = time.time() - t0
+    env.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--task", default="push2d_push", help="env config name (conf/env/<task>.yaml)")
+    ap.add_argument("--variant", default="lowdim", choices=["lowdim", "image"])
+    ap.add_argument("--demos", type=int, default=100)
+    ap.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
+    ap.add_argument("--epochs", type=int, default=300, help="cosine schedule length; the budget may stop earlier")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--eval-every", type=int, default=20)
+    ap.add_argument("--train-eval-episodes", type=int, default=10)
+    ap.add_argument("--eval-episodes", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is faster on a busy 2-core machine)")
+    ap.add_argument("--workdir", default=str(ROOT / "outputs" / "bench_policy_success"))
+    ap.add_argument("overrides", nargs="*", help="extra robopref policy overrides, e.g. policy.down_dims=[32,64,128]")
+    args = ap.parse_args()
+
+    env_yaml = ROOT / "conf" / "env" / f"{args.task}.yaml"
+    base = {"task": args.task, "variant": args.variant, "demos": args.demos, "seed": args.seed}
+    if not env_yaml.exists():
+        print(json.dumps({**base, "skipped": f"no env config {env_yaml.relative_to(ROOT)} (adapter not available)"}))
+        return
+    work = Path(args.workdir) / f"{args.task}-{args.variant}-d{args.demos}-s{args.seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "log.txt"
+    demos = work / "demos.hdf5"
+    if not demos.exists():
+        robopref("collect", f"env={args.task}", f"episodes={args.demos}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
+    run = work / "train"
+    t0 = time.time()
+    robopref(
+        "policy", f"policy=diffusion_{args.variant}", f"dataset={demos}", f"epochs={args.epochs}", f"batch_size={args.batch_size}",
+        f"eval_every={args.eval_every}", f"eval_episodes={args.train_eval_episodes}", f"max_minutes={args.minutes}",
+        f"seed={args.seed}", f"torch_threads={args.threads}", "progress=false", "device=cpu", f"hydra.run.dir={run}", *args.overrides, log=log,
+    )
+    train_minutes = (time.time() - t0) / 60
+    summary = json.loads((run / "summary.json").read_text())
+    best = Path(summary["best"] or summary["last"])
+    from robopref.data import Dataset
+
+    env_cfg = Dataset(demos).env_args["robopref_env"]
+    result = evaluate(best, env_cfg, args.eval_episodes, args.threads)
+    print(json.dumps({
+        **base,
+        "epochs": summary["epochs_done"],
+        "train_minutes": round(train_minutes, 1),
+        "checkpoint": best.name,
+        "success_rate": result["success_rate"],
+        "eval_episodes": result["eval_episodes"],
+        "mean_length": result["mean_length"],
+        "eval_seconds": round(result["eval_seconds"], 1),
+        "overrides": args.overrides,
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    main()

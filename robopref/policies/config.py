@@ -1,0 +1,83 @@
+"""What a diffusion policy is made of: its hyper-parameters and the shapes it was built for.
+
+:class:`DiffusionPolicyConfig` is the ``policy`` config group (conf/policy/*.yaml), with
+diffusion_policy's names. :class:`PolicyShapes` is read from the dataset. Both are
+stored in every checkpoint as plain dicts, so a checkpoint rebuilds its model alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping, Optional
+
+
+@dataclass
+class DiffusionPolicyConfig:
+    """Hyper-parameters of a diffusion policy (defaults: a low-dim policy sized for a CPU)."""
+
+    name: str = "diffusion_lowdim"
+    # observations: None = every low-dim (non-image) obs key / every camera of the dataset
+    low_dim_keys: Optional[list[str]] = None
+    image_keys: Optional[list[str]] = field(default_factory=list)
+    # time structure (Chi et al.: prediction horizon 16, observation horizon 2, 8 actions executed)
+    horizon: int = 16
+    n_obs_steps: int = 2
+    n_action_steps: int = 8
+    # ConditionalUnet1D
+    down_dims: list[int] = field(default_factory=lambda: [64, 128, 256])  # Chi et al.: [256, 512, 1024]
+    kernel_size: int = 5
+    n_groups: int = 8
+    diffusion_step_embed_dim: int = 128
+    # diffusion (diffusers schedulers)
+    num_train_timesteps: int = 100
+    num_inference_steps: int = 8
+    beta_schedule: str = "squaredcos_cap_v2"
+    prediction_type: str = "epsilon"  # epsilon | sample
+    clip_sample: bool = True
+    # image encoder, one per camera
+    image_encoder: str = "resnet18"  # resnet18 | small_cnn
+    image_feature_dim: int = 64
+    image_norm: str = "group"  # group | batch
+    image_weights: Optional[str] = None  # local torchvision resnet18 .pth to start from
+    crop_ratio: float = 0.9  # random crop of this fraction of H and W in training, centre crop at inference
+    # EMA of the weights (diffusion_policy's warm-up schedule)
+    ema_power: float = 0.75
+    ema_max_decay: float = 0.9999
+
+    def __post_init__(self) -> None:
+        if self.prediction_type not in ("epsilon", "sample"):
+            raise ValueError(f"prediction_type={self.prediction_type!r}: expected 'epsilon' or 'sample'")
+        if not 0 < self.crop_ratio <= 1:
+            raise ValueError(f"crop_ratio={self.crop_ratio}: expected a fraction in (0, 1]")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "DiffusionPolicyConfig":
+        """From a plain or OmegaConf mapping; unknown keys are an error naming them."""
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(d, DictConfig):
+            d = OmegaConf.to_container(d, resolve=True)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown diffusion policy config key(s) {unknown}; known: {sorted(known)}")
+        return cls(**{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PolicyShapes:
+    """Shapes read from the dataset: action size, low-dim obs sizes, camera image shapes (H, W, C)."""
+
+    action_dim: int
+    low_dim: dict[str, int]
+    images: dict[str, tuple[int, int, int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action_dim": self.action_dim, "low_dim": dict(self.low_dim), "images": {k: list(v) for k, v in self.images.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PolicyShapes":
+        return cls(int(d["action_dim"]), {k: int(v) for k, v in d["low_dim"].items()}, {k: tuple(int(x) for x in v) for k, v in d["images"].items()})

@@ -1,0 +1,131 @@
+"""Training windows for diffusion policies over a robopref (robomimic-layout) dataset.
+
+One sample is an observation history of ``n_obs_steps`` steps and an action chunk of
+``horizon`` steps starting at the same step, as in Diffusion Policy. Windows may start
+before the episode (``n_obs_steps - 1`` steps) and end after it (``n_action_steps - 1``
+steps); the missing steps repeat the first or last step, so every step of every demo
+is the "current" step of some window.
+
+Memory: low-dim arrays (actions, state keys) are small and cached per process on first
+use; images are read lazily, one window at a time, from the chunked HDF5 file, so a
+dataset larger than RAM trains with bounded memory. The h5py handle is opened per
+process (:class:`robopref.data.Dataset` reopens after fork), so DataLoader workers work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from robopref.data import Dataset
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """The time structure of a sample: prediction ``horizon``, observation steps, executed actions."""
+
+    horizon: int
+    n_obs_steps: int
+    n_action_steps: int
+
+    def __post_init__(self) -> None:
+        if min(self.horizon, self.n_obs_steps, self.n_action_steps) < 1:
+            raise ValueError(f"horizon, n_obs_steps and n_action_steps must be >= 1, got {self}")
+        if self.n_obs_steps - 1 + self.n_action_steps > self.horizon:
+            raise ValueError(
+                f"horizon={self.horizon} is too short: the executed actions are steps "
+                f"[n_obs_steps - 1, n_obs_steps - 1 + n_action_steps) = [{self.n_obs_steps - 1}, "
+                f"{self.n_obs_steps - 1 + self.n_action_steps}) of the chunk"
+            )
+
+
+def split_demos(demos: Sequence[str], val_ratio: float, seed: int) -> tuple[list[str], list[str]]:
+    """Split demo names into train and validation sets (by demo, never by step).
+
+    At least one demo stays in training; with ``val_ratio > 0`` and two or more demos
+    at least one goes to validation. The split depends only on the names and ``seed``.
+    """
+    demos = list(demos)
+    if not demos:
+        raise ValueError("no demos to train on (empty dataset or empty filter key)")
+    n_val = int(round(len(demos) * val_ratio))
+    if val_ratio > 0 and len(demos) > 1:
+        n_val = min(max(n_val, 1), len(demos) - 1)
+    else:
+        n_val = 0
+    perm = np.random.default_rng(seed).permutation(len(demos))
+    val = sorted((demos[i] for i in perm[:n_val]), key=demos.index)
+    train = [d for d in demos if d not in set(val)]
+    return train, val
+
+
+class SequenceDataset(torch.utils.data.Dataset):
+    """Windows ``{"obs": {key: (n_obs_steps, ...)}, "action": (horizon, A)}`` of the given demos.
+
+    Args:
+        dataset: an open :class:`robopref.data.Dataset` (pickles without its file handle).
+        demos: demo names to draw windows from (e.g. the training split).
+        spec: horizon / n_obs_steps / n_action_steps.
+        low_dim_keys: observation keys returned as float32 (e.g. ``["state"]``).
+        image_keys: camera keys returned as uint8 HWC (e.g. ``["top_image"]``).
+    """
+
+    def __init__(self, dataset: Dataset, demos: Sequence[str], spec: WindowSpec, low_dim_keys: Sequence[str], image_keys: Sequence[str] = ()) -> None:
+        self.dataset = dataset
+        self.demos = list(demos)
+        self.spec = spec
+        self.low_dim_keys = list(low_dim_keys)
+        self.image_keys = list(image_keys)
+        pad_before, pad_after = spec.n_obs_steps - 1, spec.n_action_steps - 1
+        index = []
+        for i, d in enumerate(self.demos):
+            n = dataset.num_samples(d)
+            for start in range(-pad_before, n - spec.horizon + pad_after + 1):
+                index.append((i, start))
+            if n - spec.horizon + pad_after + 1 <= -pad_before:  # episode shorter than a chunk: still one window
+                index.append((i, -pad_before))
+        self.index = np.asarray(index, dtype=np.int64).reshape(-1, 2)
+        self._low_dim: dict[str, dict[str, np.ndarray]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def low_dim_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{demo: {"action": (T, A), key: (T, D)}}`` for the low-dim data, read once per process."""
+        if self._low_dim is None:
+            self._low_dim = {
+                d: {"action": self.dataset.read(d, "actions").astype(np.float32), **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys}}
+                for d in self.demos
+            }
+        return self._low_dim
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_low_dim"] = None  # workers rebuild their cache instead of copying it through pickle
+        return state
+
+    def __getitem__(self, idx: int) -> dict:
+        demo_i, start = (int(v) for v in self.index[idx])
+        demo = self.demos[demo_i]
+        arrays = self.low_dim_arrays()[demo]
+        n = arrays["action"].shape[0]
+        h, n_obs = self.spec.horizon, self.spec.n_obs_steps
+        steps = np.clip(np.arange(start, start + h), 0, n - 1)
+        obs_steps = steps[:n_obs]
+        obs = {k: torch.from_numpy(arrays[k][obs_steps]) for k in self.low_dim_keys}
+        lo, hi = int(obs_steps[0]), int(obs_steps[-1]) + 1
+        for k in self.image_keys:
+            frames = self.dataset.read(demo, f"obs/{k}", lo, hi)  # only the chunks of these frames are decompressed
+            obs[k] = torch.from_numpy(np.ascontiguousarray(frames[obs_steps - lo]))
+        return {"obs": obs, "action": torch.from_numpy(arrays["action"][steps])}
+
+
+def fit_arrays(dataset: Dataset, demos: Sequence[str], low_dim_keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """All actions and low-dim observations of ``demos`` stacked, for fitting normalisers."""
+    out = {"action": np.concatenate([dataset.read(d, "actions") for d in demos]).astype(np.float32)}
+    for k in low_dim_keys:
+        out[k] = np.concatenate([dataset.read(d, f"obs/{k}").reshape(dataset.num_samples(d), -1) for d in demos]).astype(np.float32)
+    return out

@@ -1,0 +1,70 @@
+"""DiffusionRolloutPolicy: a DiffusionPolicy behind the RolloutPolicy protocol.
+
+Receding-horizon execution as in Diffusion Policy: keep the last ``n_obs_steps``
+observations; when the action queue is empty, sample a chunk of ``horizon`` actions
+and queue the ``n_action_steps`` that start at the current step (index
+``n_obs_steps - 1`` of the chunk); pop one action per ``act`` call, replan when empty.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from robopref.policies.diffusion_policy import DiffusionPolicy
+
+
+class DiffusionRolloutPolicy:
+    """Roll a diffusion policy out step by step (``reset``/``act``).
+
+    Args:
+        model: the network used for sampling (usually the EMA copy), in eval mode.
+        n_action_steps: actions executed per chunk before replanning (default: the model's).
+        seed: seed of the sampling noise; ``reset(seed)`` reseeds it per episode.
+    """
+
+    def __init__(self, model: DiffusionPolicy, n_action_steps: int | None = None, seed: int | None = 0) -> None:
+        self.model = model.eval()
+        cfg = model.cfg
+        self.n_obs_steps = cfg.n_obs_steps
+        self.n_action_steps = n_action_steps or cfg.n_action_steps
+        if cfg.n_obs_steps - 1 + self.n_action_steps > cfg.horizon:
+            raise ValueError(f"n_action_steps={self.n_action_steps} does not fit in horizon={cfg.horizon} after {cfg.n_obs_steps - 1} past steps")
+        self.keys = list(model.obs_encoder.low_dim_keys) + list(model.obs_encoder.image_keys)
+        self.generator = torch.Generator(device=model.device)
+        self._history: deque[dict[str, np.ndarray]] = deque(maxlen=self.n_obs_steps)
+        self._queue: deque[np.ndarray] = deque()
+        self.reset(seed)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def reset(self, seed: int | None = None) -> None:
+        """Clear the observation history and the action queue; reseed the sampling noise."""
+        self._history.clear()
+        self._queue.clear()
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+
+    def predict_chunk(self, history: list[Mapping[str, np.ndarray]]) -> np.ndarray:
+        """One chunk (horizon, A) from a list of ``n_obs_steps`` observation dicts (oldest first)."""
+        obs = {k: torch.from_numpy(np.stack([np.asarray(o[k]) for o in history]))[None] for k in self.keys}
+        return self.model.predict_action(obs, generator=self.generator)[0].cpu().numpy()
+
+    def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The action to execute now; replans when the queue is empty."""
+        missing = [k for k in self.keys if k not in obs]
+        if missing:
+            raise KeyError(f"observation lacks key(s) {missing} the policy was trained on; it has {sorted(obs)}")
+        self._history.append({k: np.asarray(obs[k]) for k in self.keys})
+        while len(self._history) < self.n_obs_steps:  # episode start: repeat the first observation
+            self._history.appendleft(self._history[0])
+        if not self._queue:
+            chunk = self.predict_chunk(list(self._history))
+            start = self.n_obs_steps - 1
+            self._queue.extend(chunk[start : start + self.n_action_steps].astype(np.float32))
+        return self._queue.popleft()
