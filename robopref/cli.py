@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int | None:
         print(f"robopref: unknown stage '{stage}'.{hint} Stages: {', '.join(STAGES)}", file=sys.stderr)
         return 2
     module = importlib.import_module(f"robopref.stages.{stage}")  # registers <stage>_schema
+    rest = getattr(module, "preprocess_args", list)(rest)  # e.g. `robot record ...` -> `robot mode=record ...`
 
     import hydra
 

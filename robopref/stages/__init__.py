@@ -9,5 +9,6 @@ STAGES: dict[str, str] = {
     "collect": "roll a policy (scripted expert or random) in an env and write a dataset",
     "label": "create segment queries and answer them with a scripted teacher (B-Pref)",
     "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
+    "robot": "real-robot sessions via a robot server: `robot record` (teleop) or `robot rollout policy=...`, crash-safe dataset + mp4s",
     "reward": "learn a reward (Bradley-Terry ensemble, RRL) from the preference store; relabel datasets",
 }

@@ -1,0 +1,247 @@
+"""The ``sim`` backend: Meta-World's Sawyer arm in MuJoCo behind the real-arm interface.
+
+So that the whole real-robot workflow (server, safety, recording, rollouts, faults)
+runs with no hardware. The scene is a Meta-World task from ``robopref_envs``
+(imported lazily; ``pip install 'robopref-hardware[sim]'``). The arm is driven like a
+real servo controller: a physics thread runs in real time at 80 Hz, moving the
+mocap-welded hand toward the latest target at most ``speed`` m/s. Joint targets go
+through forward kinematics (the Sawyer here is mocap-driven, it has no joint servos).
+
+Every executed mocap target and every measured hand position is kept in
+``motion_log`` so tests can prove that nothing outside the limits ever reached the arm.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from robopref_hardware.arms.base import Arm, ArmConfig
+from robopref_hardware.errors import NotConnectedError, require
+from robopref_hardware.geometry import quat_angle, quat_normalize, quat_slerp
+from robopref_hardware.grippers.base import Gripper, GripperConfig
+from robopref_hardware.types import ArmCommand, ArmState, CommandKind
+
+log = logging.getLogger(__name__)
+
+SIM_GRIPPER_RANGE = 0.07  # r_close - l_close spans [0, 0.07] from open to closed
+ARM_JOINTS = tuple(f"right_j{i}" for i in range(7))
+
+
+@dataclass
+class SimArmConfig(ArmConfig):
+    """A Meta-World task as the robot's world."""
+
+    task: str = "reach-v3"
+    seed: int = 0
+    speed: float = 0.5  # m/s: how fast the simulated servo follows its target (the real arm's own limit)
+    angular_speed: float = 2.0  # rad/s
+    realtime: bool = True  # False: step as fast as possible (tests that do not need wall-clock physics)
+    motion_log_size: int = 200_000
+
+    def build(self) -> "SimArm":
+        return SimArm(self)
+
+
+class SimGripper(Gripper):
+    """The Sawyer's two-finger gripper: width in metres mapped to Meta-World's [-1, 1] control."""
+
+    def __init__(self, arm: "SimArm") -> None:
+        self.config = GripperConfig(min_width=0.0, max_width=SIM_GRIPPER_RANGE, force=20.0)
+        self._arm = arm
+
+    def connect(self) -> None:
+        pass  # lives and dies with the arm
+
+    def disconnect(self) -> None:
+        pass
+
+    def move(self, width: float, force: float | None = None) -> None:
+        with self._arm.lock:
+            self._arm._gripper_ctrl = float(np.clip(1.0 - 2.0 * width / SIM_GRIPPER_RANGE, -1.0, 1.0))
+
+    def width(self) -> float:
+        return self._arm._gripper_width()
+
+
+class SimArm(Arm):
+    """Meta-World Sawyer arm with a real-time physics thread (see the module docstring)."""
+
+    def __init__(self, config: SimArmConfig) -> None:
+        config.n_joints = 7
+        self.config = config
+        self.lock = threading.RLock()
+        self.gripper = SimGripper(self)
+        self.env = None
+        self._thread: threading.Thread | None = None
+        self._stop_evt = threading.Event()
+        self._target_pos: np.ndarray | None = None
+        self._target_quat: np.ndarray | None = None
+        self._gripper_ctrl = -1.0
+        self.motion_log: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=config.motion_log_size)
+        self.ticks = 0
+        self._task_cache: tuple | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+    def connect(self) -> None:
+        if self.env is not None:
+            return
+        require("robopref_envs.metaworld", "sim", "sim")
+        import mujoco
+        from robopref_envs.metaworld.env import MetaWorldEnv
+
+        self._mj = mujoco
+        self.env = MetaWorldEnv(self.config.task)
+        self.env.reset(seed=self.config.seed)
+        sim = self.env._sim
+        self.model, self.data = sim.model, sim.data
+        self._hand = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, "hand")
+        self._qadr = np.array([self.model.jnt_qposadr[mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in ARM_JOINTS])
+        self._dadr = np.array([self.model.jnt_dofadr[mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in ARM_JOINTS])
+        self._gq = [self.model.jnt_qposadr[mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, j)] for j in ("r_close", "l_close")]
+        self._scratch = mujoco.MjData(self.model)
+        self.dt = float(self.model.opt.timestep * sim.frame_skip)
+        self._hold()
+        self._stop_evt.clear()
+        self._thread = threading.Thread(target=self._physics, name="sim-physics", daemon=True)
+        self._thread.start()
+        log.info("sim arm: Meta-World %s, physics at %.0f Hz", self.config.task, 1 / self.dt)
+
+    def disconnect(self) -> None:
+        self._stop_evt.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self.env is not None:
+            self.env.close()
+            self.env = None
+
+    # -- Arm --------------------------------------------------------------------------
+    def observe(self) -> ArmState:
+        self._require()
+        with self.lock:
+            d = self.data
+            task_state, reward, success = self._task_signals()
+            return ArmState(
+                t=time.time(),
+                joint_pos=d.qpos[self._qadr].copy(),
+                joint_vel=d.qvel[self._dadr].copy(),
+                ee_pos=d.xpos[self._hand].copy(),
+                ee_quat=quat_normalize(d.xquat[self._hand]),
+                gripper=self._gripper_width(),
+                extra={"task_state": task_state, "reward": np.array([reward]), "success": np.array([success])},
+            )
+
+    def _task_signals(self) -> tuple[np.ndarray, float, float]:
+        """Meta-World's task state, reward and success, computed at most once per physics tick
+        (they cost ~1.5 ms; a 1 kHz client must not pay that on every observation)."""
+        if self._task_cache is None or self._task_cache[0] != self.ticks:
+            sim = self.env._sim
+            task_state = np.asarray(sim._get_obs(), np.float64)
+            reward, info = sim.evaluate_state(task_state, np.zeros(4))
+            self._task_cache = (self.ticks, task_state, float(reward), float(info.get("success", 0.0)))
+        return self._task_cache[1].copy(), self._task_cache[2], self._task_cache[3]
+
+    def send(self, command: ArmCommand) -> None:
+        self._require()
+        with self.lock:
+            if command.kind is CommandKind.joint:
+                pos = self.forward_kinematics(command.joints)
+                quat = self._fk_quat
+            elif command.kind is CommandKind.ee_pose:
+                pos, quat = command.pos, command.quat
+            else:
+                raise ValueError("SimArm.send takes absolute commands (SafeArm converts deltas)")
+            self._target_pos = np.asarray(pos, np.float64).copy()
+            if quat is not None:
+                self._target_quat = quat_normalize(quat)
+            if command.gripper is not None:
+                self.gripper.move(command.gripper)
+
+    def stop(self) -> None:
+        if self.env is None:
+            return
+        self._hold()
+
+    def home(self) -> None:
+        self._require()
+        sim = self.env._sim
+        target = np.asarray(self.config.home_pose[:3] if self.config.home_pose else sim.hand_init_pos, np.float64)
+        with self.lock:
+            self._target_pos = target.copy()
+            self._target_quat = quat_normalize(np.array([1.0, 0.0, 1.0, 0.0]))
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            if np.linalg.norm(self.observe().ee_pos - target) < 0.01:
+                return
+            time.sleep(0.02)
+        log.warning("sim arm: home not reached within 10 s")
+
+    def prepare_episode(self, seed: int | None = None) -> None:
+        """New object and goal positions (a fresh task instance), then home."""
+        self._require()
+        with self.lock:
+            self.env.reset(seed=seed)
+            self._task_cache = None
+            self._hold()
+        self.home()
+
+    def forward_kinematics(self, joints: np.ndarray) -> np.ndarray:
+        with self.lock:
+            s = self._scratch
+            s.qpos[:] = self.data.qpos
+            s.qpos[self._qadr] = joints
+            self._mj.mj_kinematics(self.model, s)
+            self._fk_quat = quat_normalize(s.xquat[self._hand])
+            return s.xpos[self._hand].copy()
+
+    # -- internals --------------------------------------------------------------------
+    def _require(self) -> None:
+        if self.env is None:
+            raise NotConnectedError("SimArm is not connected: call connect() first")
+
+    def _hold(self) -> None:
+        with self.lock:
+            self._target_pos = self.data.mocap_pos[0].copy()
+            self._target_quat = quat_normalize(self.data.mocap_quat[0])
+
+    def _gripper_width(self) -> float:
+        q = self.data.qpos
+        return float(np.clip(SIM_GRIPPER_RANGE - (q[self._gq[0]] - q[self._gq[1]]), 0.0, SIM_GRIPPER_RANGE))
+
+    def _physics(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop_evt.is_set():
+            with self.lock:
+                self._tick()
+            if self.config.realtime:
+                next_t += self.dt
+                delay = next_t - time.monotonic()
+                if delay > 0:
+                    self._stop_evt.wait(delay)
+                else:
+                    next_t = time.monotonic()  # behind: do not try to catch up in a burst
+            else:
+                time.sleep(0)
+
+    def _tick(self) -> None:
+        """Move the mocap toward the target at the servo's speed, then step the physics."""
+        d = self.data
+        cur = d.mocap_pos[0].copy()
+        delta = self._target_pos - cur
+        n = float(np.linalg.norm(delta))
+        step = self.config.speed * self.dt
+        d.mocap_pos[0] = self._target_pos if n <= step else cur + delta * (step / n)
+        cq = quat_normalize(d.mocap_quat[0])
+        ang = quat_angle(cq, self._target_quat)
+        lim = self.config.angular_speed * self.dt
+        d.mocap_quat[0] = self._target_quat if ang <= lim else quat_slerp(cq, self._target_quat, lim / ang)
+        d.ctrl[:] = [self._gripper_ctrl, -self._gripper_ctrl]
+        self._mj.mj_step(self.model, d, nstep=self.env._sim.frame_skip)
+        self.ticks += 1
+        self.motion_log.append((time.monotonic(), d.mocap_pos[0].copy(), d.xpos[self._hand].copy()))
