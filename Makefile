@@ -19,7 +19,7 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml envs/pyproject.toml hardware/pyproject.toml
 	$(PIP) install --quiet $(TORCH_PIN)
-	$(PIP) install --quiet -e ".[test]" -e "envs[test]" -e "hardware[test]"
+	$(PIP) install --quiet -e ".[test]" -e "envs[test,metaworld,robosuite]" -e "hardware[test]"
 	@$(PY) -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if v == '2.13.0' else 'torch ' + torch.__version__ + ' installed, expected 2.13.0')"
 	touch $(STAMP)
 

@@ -70,3 +70,18 @@ def env_args_of(env: gym.Env, env_cfg: Mapping[str, Any] | DictConfig) -> dict[s
     name = spec.id if spec is not None else type(env.unwrapped).__name__
     kwargs = dict(spec.kwargs) if spec is not None else {}
     return make_env_args(name, ENV_TYPE_GYM, kwargs, robopref_env=_plain(env_cfg))
+
+
+def make_env_from_dataset(dataset: Any) -> gym.Env:
+    """Re-create the env a dataset was recorded in, from its ``env_args.robopref_env``.
+
+    ``dataset`` is a path or a :class:`~robopref.data.Dataset`. Files written by other
+    tools (no ``robopref_env`` entry) raise ValueError naming the file.
+    """
+    from robopref.data.dataset import Dataset
+
+    ds = dataset if isinstance(dataset, Dataset) else Dataset(dataset, validate=False)
+    env_cfg = ds.env_args.get("robopref_env")
+    if not env_cfg:
+        raise ValueError(f"{ds.path}: data.attrs[env_args] has no 'robopref_env' entry, so robopref cannot re-create its env")
+    return make_env(env_cfg)

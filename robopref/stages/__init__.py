@@ -7,6 +7,7 @@ This table is the list ``robopref --help`` prints, one line each.
 
 STAGES: dict[str, str] = {
     "collect": "roll a policy (scripted expert or random) in an env and write a dataset",
+    "eval": "evaluate a policy over N episodes in parallel: success, return, 95% CIs, videos, report",
     "label": "create segment queries and answer them with a scripted teacher (B-Pref)",
     "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
     "robot": "real-robot sessions via a robot server: `robot record` (teleop) or `robot rollout policy=...`, crash-safe dataset + mp4s",

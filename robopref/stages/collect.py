@@ -23,6 +23,7 @@ from robopref.data.layout import is_image_key
 from robopref.data.video import write_video
 from robopref.data.writer import DatasetWriter
 from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
+from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
 from robopref.rollout.record import record_episode
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
@@ -44,6 +45,9 @@ class CollectConfig(StageConfig):
     env: Any = MISSING
     policy: CollectPolicy = CollectPolicy.expert
     noise: float = 0.0  # action noise of the scripted expert (0 = clean expert)
+    quality: Quality = Quality.expert  # expert | mixed (noise levels cycled) | mh (better/okay/worse operators + masks)
+    mixed_noise: list = field(default_factory=lambda: list(DEFAULT_MIXED_NOISE))  # levels for quality=mixed
+    operator_noise: dict = field(default_factory=lambda: dict(DEFAULT_OPERATOR_NOISE))  # tiers for quality=mh
     aligned: bool = True  # False: the expert succeeds but ignores the person's preference
     episodes: int = 20
     max_steps: Optional[int] = None  # cap on steps per episode (default: the env's limit)
@@ -73,6 +77,24 @@ def summarize(episodes: list[Episode]) -> dict[str, Any]:
     return out
 
 
+def summarize_groups(episodes: list[Episode], key: str) -> dict[str, dict[str, Any]]:
+    """:func:`summarize` per value of a demo attribute (``operator`` or ``noise``)."""
+    groups: dict[str, list[Episode]] = {}
+    for e in episodes:
+        groups.setdefault(str(e.attrs[key]), []).append(e)
+    return {k: summarize(v) for k, v in groups.items()}
+
+
+def _existing_masks(path: Path, append: bool) -> dict[str, list[str]]:
+    """Masks already in the output file, so appending mh demos extends them."""
+    if not (append and path.exists()):
+        return {}
+    from robopref.data.dataset import Dataset
+
+    with Dataset(path, validate=False) as ds:
+        return {k: ds.mask(k) for k in ds.masks()}
+
+
 def _resolve_output(output: str, out_dir: Path) -> Path:
     p = Path(output).expanduser()
     return p if p.is_absolute() else out_dir / p
@@ -82,23 +104,42 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Collect ``cfg.episodes`` episodes; return the summary (also saved as JSON)."""
     seed_everything(cfg.seed)
     out_dir = run_dir()
+    kind = CollectPolicy(cfg.policy).value
+    quality = Quality(cfg.quality)
+    if kind != "expert" and quality is not Quality.expert:
+        raise ValueError(f"quality={quality.value} varies the scripted expert's noise; it needs policy=expert, not policy={kind}")
+    plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
     env = make_env(cfg.env)
-    policy = make_scripted_policy(cfg.env, env, kind=CollectPolicy(cfg.policy).value, noise=cfg.noise, aligned=cfg.aligned, seed=cfg.seed)
     output = _resolve_output(cfg.output, out_dir)
+    masks = _existing_masks(output, cfg.append)
     env_args = env_args_of(env, cfg.env)
     episodes: list[Episode] = []
     videos: list[Path] = []
+    policies: dict[EpisodePlan, Any] = {}
     with DatasetWriter(output, env_args=env_args, mode="a" if cfg.append else "w") as writer:
-        for i in tqdm(range(cfg.episodes), desc=f"collect {cfg.env.get('name', '')}", unit="ep"):
-            ep = record_episode(env, policy, seed=cfg.seed * 100_003 + i, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs)
+        for i, plan in enumerate(tqdm(plans, desc=f"collect {cfg.env.get('name', '')}", unit="ep")):
+            if plan not in policies:  # one expert per noise level; record_episode reseeds it per episode
+                policies[plan] = make_scripted_policy(cfg.env, env, kind=kind, noise=plan.noise, aligned=cfg.aligned, seed=cfg.seed)
+            ep = record_episode(env, policies[plan], seed=cfg.seed * 100_003 + i, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs)
+            ep.attrs["noise"] = plan.noise
+            if plan.operator is not None:
+                ep.attrs["operator"] = plan.operator
             name = writer.add_episode(ep)
+            if plan.operator is not None:
+                masks.setdefault(plan.operator, []).append(name)
             if len(videos) < cfg.videos:
                 cams = [k for k in ep.obs if is_image_key(k)]
                 if cams:
                     videos.append(write_video(ep.obs[cams[0]], out_dir / "videos" / f"{name}.mp4", fps=cfg.video_fps, scale=4))
             # keep only the small arrays for the summary; frames are on disk now
-            episodes.append(Episode(ep.actions, ep.rewards, ep.dones, obs={}, infos=ep.infos))
+            episodes.append(Episode(ep.actions, ep.rewards, ep.dones, obs={}, infos=ep.infos, attrs=dict(ep.attrs)))
+        for key, names in masks.items():
+            writer.set_mask(key, names)
         summary = summarize(episodes)
+        if quality is Quality.mixed:
+            summary["by_noise"] = summarize_groups(episodes, "noise")
+        if quality is Quality.mh:
+            summary["by_operator"] = summarize_groups(episodes, "operator")
         writer.set_attr("robopref_collect", json.dumps({"config": OmegaConf.to_container(cfg, resolve=True), "summary": summary}, default=str))
     env.close()
     summary.update({"dataset": str(output), "videos": [str(v) for v in videos]})

@@ -1,0 +1,51 @@
+"""Scripted Meta-World experts (``metaworld.policies``) with a noise knob.
+
+``noise`` is the standard deviation of Gaussian noise added to every action (actions
+live in [-1, 1]^4, so 0.1 is a mild tremor and 1.0 is close to random), the way
+offline preference-learning benchmarks build mixed-quality data from one expert.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+import gymnasium as gym
+import numpy as np
+
+
+def expert_policy_for(task: str):
+    """The ``metaworld.policies`` object scripted for ``task`` (ValueError if none)."""
+    from metaworld.policies import ENV_POLICY_MAP
+
+    if task not in ENV_POLICY_MAP:
+        raise ValueError(f"Meta-World ships no scripted policy for task {task!r}; tasks with one: {sorted(ENV_POLICY_MAP)}")
+    return ENV_POLICY_MAP[task]()
+
+
+# metaworld.policies warns on every gain above 1; its scripted gains are deliberate.
+warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", module="metaworld")
+
+
+class MetaWorldExpert:
+    """Meta-World's scripted policy for the env's task, plus seeded Gaussian action noise.
+
+    ``aligned`` is accepted for the common expert signature; Meta-World tasks define no
+    preference beyond success, so it changes nothing here.
+    """
+
+    def __init__(self, env: gym.Env, noise: float = 0.0, aligned: bool = True, seed: int | None = None) -> None:
+        self.task = env.unwrapped.task
+        self.policy = expert_policy_for(self.task)
+        self.noise = float(noise)
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
+        action = np.asarray(self.policy.get_action(np.asarray(obs["state"], dtype=np.float64)), dtype=np.float64)
+        if self.noise > 0:
+            action = action + self.noise * self.rng.normal(size=action.shape)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)

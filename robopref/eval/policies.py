@@ -1,0 +1,96 @@
+"""Turn an evaluation policy spec into a policy, inside the process that rolls it out.
+
+Specs: ``expert`` and ``random`` (the env's scripted expert / uniform actions),
+``replay`` (a dataset's recorded actions, open loop, from its recorded initial state)
+or a path to a checkpoint file (``robopref.policies.load_policy``). Workers receive the
+spec, not a policy object: simulators, EGL contexts and torch modules do not survive
+being pickled into another process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+
+SCRIPTED = ("expert", "random")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """What to evaluate. ``name``: expert | random | replay | a checkpoint path."""
+
+    name: str = "expert"
+    noise: float = 0.0
+    aligned: bool = True
+    dataset: str | None = None  # the demos that policy=replay replays
+    device: str = "auto"  # checkpoints only; "auto" picks CUDA when present
+
+    @property
+    def kind(self) -> str:
+        """``expert``, ``random``, ``replay`` or ``checkpoint``."""
+        return self.name if self.name in (*SCRIPTED, "replay") else "checkpoint"
+
+    def check(self) -> None:
+        """Fail early, in the parent process, with a message naming the bad setting."""
+        if self.kind == "replay":
+            if not self.dataset:
+                raise ValueError("policy=replay needs dataset=<file.hdf5> (the demos whose actions are replayed)")
+            if not os.path.exists(self.dataset):
+                raise ValueError(f"policy=replay: dataset {self.dataset} does not exist")
+        if self.kind == "checkpoint" and not Path(self.name).expanduser().is_file():
+            raise ValueError(f"policy={self.name!r} is not expert, random, replay or an existing checkpoint file")
+
+
+class ReplayPolicy:
+    """Replays demo ``index mod N`` of a dataset: resets the env with the demo's seed,
+    restores its first recorded state when the env can, then plays its actions."""
+
+    def __init__(self, dataset: str) -> None:
+        from robopref.data.dataset import Dataset
+
+        self.dataset = Dataset(dataset)
+        if not len(self.dataset):
+            raise ValueError(f"policy=replay: {dataset} has no demos")
+        self._actions = np.zeros((0, 0), np.float32)
+        self._t = 0
+
+    def start_episode(self, env: gym.Env, index: int) -> tuple[dict[str, np.ndarray], int]:
+        """Put ``env`` in the demo's initial state; return the first observation and the demo length."""
+        demo = self.dataset.demos[index % len(self.dataset)]
+        ep = self.dataset.episode(demo, obs_keys=[])  # actions, states, attrs; no frames
+        self._actions = ep.actions
+        self._t = 0
+        seed = int(ep.attrs.get("seed", -1))
+        obs, _ = env.reset(seed=seed if seed >= 0 else None)
+        if ep.states is not None and hasattr(env.unwrapped, "set_state"):
+            env.unwrapped.set_state(ep.states[0])
+            obs = {k: self.dataset.read(demo, f"obs/{k}", 0, 1)[0] for k in obs}
+        return obs, len(ep)
+
+    def reset(self, seed: int | None = None) -> None:
+        self._t = 0
+
+    def act(self, obs: Mapping[str, Any]) -> np.ndarray:
+        a = self._actions[min(self._t, len(self._actions) - 1)]
+        self._t += 1
+        return np.asarray(a, dtype=np.float32)
+
+
+def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env, seed: int | None = None) -> Any:
+    """The policy ``spec`` names, for ``env`` (built from ``env_cfg``)."""
+    if spec.kind in SCRIPTED:
+        from robopref.rollout.factory import make_scripted_policy
+
+        return make_scripted_policy(env_cfg, env, kind=spec.kind, noise=spec.noise, aligned=spec.aligned, seed=seed)
+    if spec.kind == "replay":
+        return ReplayPolicy(str(spec.dataset))
+    try:
+        from robopref.policies import load_policy
+    except ImportError as e:
+        raise ImportError(f"policy={spec.name!r} is a checkpoint, but robopref.policies.load_policy cannot be imported: {e}") from e
+    return load_policy(spec.name, device=spec.device)

@@ -1,0 +1,82 @@
+"""The parallel rollout runner: workers agree with one process, replay, reports, the stage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robopref.data import DatasetWriter
+from robopref.eval import PolicySpec, evaluate, markdown, write_json
+from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
+from robopref.rollout.record import record_episode
+from tests.fakes import LINE_ENV_CFG
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _importable_tests(monkeypatch):
+    # spawned workers import the test env (tests.fakes) by name
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+
+
+def test_two_workers_agree_with_one_process(tmp_path):
+    spec = PolicySpec("expert", noise=0.5)
+    one = evaluate(LINE_ENV_CFG, spec, episodes=5, workers=1, seed=3, videos=0, progress=False)
+    two = evaluate(LINE_ENV_CFG, spec, episodes=5, workers=2, seed=3, videos=2, out_dir=tmp_path, progress=False)
+    assert two.workers == 2 and [e.index for e in two.episodes] == list(range(5))
+    assert [e.seed for e in one.episodes] == [e.seed for e in two.episodes]
+    assert [e.ret for e in one.episodes] == [e.ret for e in two.episodes]
+    assert [e.pref_return for e in one.episodes] == [e.pref_return for e in two.episodes]
+    assert len({round(e.ret, 6) for e in one.episodes}) > 1  # noisy expert: episodes really differ
+    assert [Path(v).name for v in two.videos] == ["episode_000.mp4", "episode_001.mp4"]
+    assert all(Path(v).stat().st_size > 1000 for v in two.videos)
+
+
+def test_metrics_and_reports(tmp_path):
+    res = evaluate(LINE_ENV_CFG, "random", episodes=4, workers=1, seed=0, videos=0, progress=False)
+    assert set(res.metrics) == {"success", "return", "pref_return", "violation", "steps"}
+    assert res.metrics["return"].mean == pytest.approx(np.mean([e.ret for e in res.episodes]))
+    d = json.loads(write_json(res, tmp_path / "eval.json").read_text())
+    assert d["n_episodes"] == 4 and len(d["episodes"]) == 4 and d["metrics"]["success"]["method"] == "wilson"
+    md = markdown(res)
+    assert "| success rate |" in md and md.count("\n| ") >= 2 + 4 + 5
+
+
+def test_replay_policy_reproduces_recorded_returns(tmp_path):
+    env = make_env(LINE_ENV_CFG)
+    path = tmp_path / "demos.hdf5"
+    recorded = []
+    with DatasetWriter(path, env_args=env_args_of(env, LINE_ENV_CFG), mode="w") as w:
+        for i in range(3):
+            ep = record_episode(env, make_scripted_policy(LINE_ENV_CFG, env, noise=0.7, seed=i), seed=10 + i)
+            recorded.append(ep.total_reward)
+            w.add_episode(ep)
+    res = evaluate(LINE_ENV_CFG, PolicySpec("replay", dataset=str(path)), episodes=3, workers=1, videos=0, progress=False)
+    assert [e.ret for e in res.episodes] == pytest.approx(recorded, abs=1e-9)
+
+
+def test_bad_policy_specs_fail_early_with_the_setting_named(tmp_path):
+    with pytest.raises(ValueError, match="policy='nope.ckpt' is not expert, random, replay or an existing checkpoint"):
+        evaluate(LINE_ENV_CFG, "nope.ckpt", episodes=1, progress=False)
+    with pytest.raises(ValueError, match="policy=replay needs dataset"):
+        evaluate(LINE_ENV_CFG, "replay", episodes=1, progress=False)
+
+
+def test_eval_stage_writes_json_markdown_and_videos(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HYDRA_FULL_ERROR="0")
+    args = ["eval", f"hydra.searchpath=[file://{ROOT}/tests/conf]", "env=line", "episodes=3", "workers=2", "videos=1", "noise=0.3"]
+    out = subprocess.run([sys.executable, "-m", "robopref.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    run = next((tmp_path / "outputs" / "eval").iterdir())
+    result = json.loads((run / "eval.json").read_text())
+    assert result["n_episodes"] == 3 and result["workers"] == 2 and result["policy"] == "expert"
+    assert "| success rate |" in (run / "eval.md").read_text()
+    assert (run / "videos" / "episode_000.mp4").exists()
+    assert out.stdout.strip().splitlines()[-1] == f"video: {run / 'videos' / 'episode_000.mp4'}"
