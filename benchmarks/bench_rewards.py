@@ -134,6 +134,7 @@ def main() -> None:
     ap.add_argument("--skip-imitation", action="store_true")
     ap.add_argument("--skip-noise", action="store_true")
     args = ap.parse_args()
+    torch.set_num_threads(1)  # both libraries train small MLPs; one thread is fastest and fair
     for task in args.tasks:
         feats, truth, obs_dim, n_train = prepare(task, args.episodes, 1500, 1000, seed=0)
         test = slice(n_train, None)

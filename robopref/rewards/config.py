@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
@@ -43,6 +44,7 @@ class RewardConfig:
     logvar_max: float = 4.0
     kappa: float = 0.0  # pessimism: downstream reward μ − κσ
     seed: int = 0
+    threads: Optional[int] = 1  # torch threads while training: small MLPs are fastest on one
 
     def __post_init__(self) -> None:
         if self.kind not in ("bt", "rrl"):

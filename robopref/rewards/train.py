@@ -14,6 +14,7 @@ from tqdm import tqdm
 from robopref.rewards.losses import gaussian_kl_standard, masked_mean, masked_sum, smooth_labels, soft_bt_loss
 from robopref.rewards.model import TrajectoryRewardModel
 from robopref.rewards.preferences import ComparisonTensors
+from robopref.utils.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ def evaluate(model: TrajectoryRewardModel, data: ComparisonTensors) -> tuple[flo
 def train_reward(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool = True) -> TrainHistory:
     """Fit ``model`` on ``data`` (a validation split is held out per config); the
     weights of the best validation epoch are restored at the end."""
+    with torch_threads(model.cfg.threads):
+        return _train(model, data, progress)
+
+
+def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool) -> TrainHistory:
     cfg = model.cfg
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
