@@ -129,32 +129,24 @@ class SafeArm:
 
     # -- the check ------------------------------------------------------------------
     def command(self, raw: ArmCommand | Mapping[str, Any]) -> CommandReport:
-        """Check, clamp or refuse, then send (unless dry run). Never raises for a bad command."""
+        """Check, clamp or refuse, then send (unless dry run). Never raises for a bad command:
+        an unexpected error while checking refuses the command (fail safe) and is logged.
+        Errors of the arm itself (``send``) propagate: the server stops the arm and reports them."""
         with self._lock:
             self.counters["commands"] += 1
             if self.estop.latched:
                 return self._refuse(["estop"], f"emergency stop latched ({self.estop.reason}); release it first")
+            now = self.clock()  # the command's time on the guard's clock: step and speed limits use it
             try:
-                cmd = parse_command(raw, self.arm.n_joints)
+                checked = self._check(raw, now)
             except CommandRejected as e:
                 return self._refuse([e.violation], str(e))
-            now = self.clock()
-            state = self.arm.observe()
-            try:
-                if cmd.kind is CommandKind.joint:
-                    executed, violations = self._check_joint(cmd, state, now)
-                else:
-                    executed, violations = self._check_pose(cmd, state, now)
-                g_exec, g_viol = self._check_gripper(cmd)
-            except CommandRejected as e:
-                return self._refuse([e.violation], str(e))
-            violations += g_viol
-            if violations and self.mode is SafetyMode.refuse:
-                return self._refuse(violations, f"limits exceeded: {', '.join(violations)} (safety.mode=refuse)")
-            leftover = self._verify(executed, state, now)
-            if leftover:
-                return self._refuse(violations + leftover, f"no target satisfies every limit at once: {', '.join(leftover)}")
-            executed.gripper, executed.gripper_force = g_exec
+            except Exception as e:
+                log.exception("safety check failed: command refused")
+                return self._refuse(["internal_error"], f"safety check failed ({type(e).__name__}: {e}); command refused")
+            if isinstance(checked, CommandReport):
+                return checked
+            executed, violations = checked
             self._send(executed)
             self._anchor = {"t": now, "pos": executed.pos, "quat": executed.quat, "joints": executed.joints}
             report = CommandReport(True, clamped=bool(violations), violations=violations,
@@ -168,6 +160,24 @@ class SafeArm:
             elif self.dry_run:
                 self._event("dry_run", [], f"would send {executed.to_dict()}")
             return report
+
+    def _check(self, raw: ArmCommand | Mapping[str, Any], now: float) -> tuple[ArmCommand, list[str]] | CommandReport:
+        """The checked absolute command and its violations, or the refusal report."""
+        cmd = parse_command(raw, self.arm.n_joints)
+        state = self.arm.observe()
+        if cmd.kind is CommandKind.joint:
+            executed, violations = self._check_joint(cmd, state, now)
+        else:
+            executed, violations = self._check_pose(cmd, state, now)
+        g_exec, g_viol = self._check_gripper(cmd)
+        violations += g_viol
+        if violations and self.mode is SafetyMode.refuse:
+            return self._refuse(violations, f"limits exceeded: {', '.join(violations)} (safety.mode=refuse)")
+        leftover = self._verify(executed, state, now)
+        if leftover:
+            return self._refuse(violations + leftover, f"no target satisfies every limit at once: {', '.join(leftover)}")
+        executed.gripper, executed.gripper_force = g_exec
+        return executed, violations
 
     def _send(self, executed: ArmCommand) -> None:
         if self.dry_run:

@@ -64,7 +64,7 @@ def parse_command(raw: ArmCommand | Mapping[str, Any], n_joints: int) -> ArmComm
             raise CommandRejected("bad_shape", "joint command needs 'joints'")
         cmd.joints = _vector("joints", raw["joints"], n_joints)
     else:
-        if kind is CommandKind.ee_pose and "pos" not in raw:
+        if kind is CommandKind.ee_pose and raw.get("pos") is None:
             raise CommandRejected("bad_shape", "ee_pose command needs 'pos'")
         for key in ("pos", "quat", "rotvec"):
             if raw.get(key) is not None:
