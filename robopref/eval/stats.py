@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,9 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     m = float(x.mean())
     if x.size == 1:
         return Estimate(m, m, m, 1, "t")
-    half = float(stats.t.ppf((1 + confidence) / 2, df=x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    from scipy.special import stdtrit  # Student-t quantile; lazy: worker processes never need it
+
+    half = float(stdtrit(x.size - 1, (1 + confidence) / 2) * x.std(ddof=1) / math.sqrt(x.size))
     return Estimate(m, m - half, m + half, int(x.size), "t")
 
 
@@ -54,7 +55,9 @@ def proportion_ci(successes: Sequence[bool], confidence: float = 0.95) -> Estima
     if n == 0:
         raise ValueError("proportion_ci needs at least one outcome")
     p = float(x.mean())
-    z = float(stats.norm.ppf((1 + confidence) / 2))
+    from scipy.special import ndtri  # standard normal quantile
+
+    z = float(ndtri((1 + confidence) / 2))
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
