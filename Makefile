@@ -10,6 +10,10 @@ PIP := $(PY) -m pip
 TORCH_PIN := torch==2.13.0
 STAMP := $(VENV)/.robopref-installed
 export MUJOCO_GL ?= egl
+# the label page's browser tests drive Debian's chromium (playwright never downloads one)
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo test test-slow bench clean
 
@@ -19,16 +23,26 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml envs/pyproject.toml hardware/pyproject.toml
 	$(PIP) install --quiet $(TORCH_PIN)
-	$(PIP) install --quiet -e ".[test]" -e "envs[test,metaworld,robosuite]" -e "hardware[test]"
+	$(PIP) install --quiet -e ".[test,app]" -e "envs[test,metaworld,robosuite]" -e "hardware[test]"
 	@$(PY) -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if v == '2.13.0' else 'torch ' + torch.__version__ + ' installed, expected 2.13.0')"
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Installs chromium only when it is missing (apt-get; sudo when not root). If it cannot be
+# installed, the browser tests skip and say why; everything else still runs.
+$(CHROMIUM_STAMP): | $(PY)
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing chromium for the label-page browser tests (apt-get)" >&2; \
+	  ( $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null ) \
+	    || echo "could not install chromium: the browser tests will be skipped" >&2; \
+	fi
+	@[ -x $(CHROMIUM) ] && touch $(CHROMIUM_STAMP) || true
+
 demo: $(STAMP)
 	$(PY) -m robopref.demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM_STAMP)
 	@$(PY) -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi; exit $$rc
 

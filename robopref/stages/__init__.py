@@ -6,6 +6,7 @@ This table is the list ``robopref --help`` prints, one line each.
 """
 
 STAGES: dict[str, str] = {
+    "app": "serve the preference labelling page (pairs, triplets) for people; prints its URL",
     "collect": "roll a policy (scripted expert or random) in an env and write a dataset",
     "eval": "evaluate a policy over N episodes in parallel: success, return, 95% CIs, videos, report",
     "label": "create segment queries and answer them with a scripted teacher (B-Pref)",

@@ -1,0 +1,126 @@
+"""Which query an annotator sees next.
+
+Rules, in order:
+
+1. An annotator never gets a query they already answered (a skip is an answer; an
+   undone answer is not, so an undone query comes back).
+2. A query an annotator was handed and has not answered stays theirs (a *lease*):
+   reloading the page, or reopening the laptop, shows the same query again.
+3. Overlap: a fixed, pseudo-random fraction ``overlap`` of the queries is meant to be
+   answered by ``overlap_annotators`` people (to measure agreement); every other query
+   by one person. Answers and live leases of other annotators count against that
+   capacity, so two people labelling at once do not both get the same single query.
+4. Among what is left: overlap queries that someone already answered come first (to
+   finish agreement pairs), then the newest query first (``order="newest"``, so what
+   active selection just added is labelled first) or the oldest (``order="oldest"``).
+
+The store is the truth for answers; leases live in memory and only decide who sees a
+query first, so a server restart loses nothing that matters.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from robopref.prefs import Label, Query
+
+ORDERS = ("newest", "oldest")
+
+
+def in_overlap(query_id: int, overlap: float) -> bool:
+    """Whether a query belongs to the overlap set: a stable hash of its id below ``overlap``."""
+    return ((query_id * 2654435761) % 2**32) / 2**32 < overlap
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What one annotator should see now: a query (or ``None``) and how many are available."""
+
+    query: Query | None
+    available: int
+    upcoming: tuple[Query, ...] = ()  # the next few in line, for warming the video cache
+
+
+class Assigner:
+    """Hands out queries to annotators under the overlap rule, with leases.
+
+    ``showable(query)`` says whether the server can show a query (its datasets are
+    configured); other queries are never assigned.
+    """
+
+    def __init__(
+        self,
+        overlap: float = 0.2,
+        overlap_annotators: int = 2,
+        order: str = "newest",
+        lease_s: float = 900.0,
+        showable: Callable[[Query], bool] = lambda q: True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0.0 <= overlap <= 1.0:
+            raise ValueError(f"annotator_overlap must be a fraction in [0, 1], got {overlap}")
+        if overlap_annotators < 2:
+            raise ValueError(f"overlap_annotators must be >= 2 (agreement needs two people), got {overlap_annotators}")
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        self.overlap = overlap
+        self.overlap_annotators = overlap_annotators
+        self.order = order
+        self.lease_s = lease_s
+        self.showable = showable
+        self.clock = clock
+        self._leases: dict[str, tuple[int, float]] = {}  # annotator -> (query id, expiry time)
+        self._lock = threading.Lock()
+
+    def capacity(self, query_id: int) -> int:
+        """How many people should answer this query."""
+        return self.overlap_annotators if in_overlap(query_id, self.overlap) else 1
+
+    def assign(self, annotator: str, queries: Iterable[Query], human_labels: Iterable[Label]) -> Assignment:
+        """The query ``annotator`` should answer now, given all queries and effective human labels.
+
+        Leases the returned query to ``annotator``. Thread-safe: concurrent callers see
+        each other's leases.
+        """
+        answered_by: dict[int, set[str]] = {}
+        for label in human_labels:
+            answered_by.setdefault(label.query_id, set()).add(label.annotator)
+        with self._lock:
+            now = self.clock()
+            self._leases = {a: lease for a, lease in self._leases.items() if lease[1] > now}
+            held_by: dict[int, set[str]] = {}
+            for other, (query_id, _) in self._leases.items():
+                if other != annotator:
+                    held_by.setdefault(query_id, set()).add(other)
+            mine = self._leases.get(annotator, (None, 0.0))[0]
+            candidates: list[tuple[tuple[int, int], Query]] = []
+            for query in queries:
+                answerers = answered_by.get(query.id, set())
+                if annotator in answerers or not self.showable(query):
+                    continue
+                taken = len(answerers) + len(held_by.get(query.id, set()) - answerers)
+                if query.id != mine and taken >= self.capacity(query.id):
+                    continue
+                rank = 0 if query.id == mine else 1 if answerers else 2
+                candidates.append(((rank, -query.id if self.order == "newest" else query.id), query))
+            if not candidates:
+                self._leases.pop(annotator, None)
+                return Assignment(None, 0)
+            candidates.sort(key=lambda c: c[0])
+            best = candidates[0][1]
+            self._leases[annotator] = (best.id, now + self.lease_s)
+        return Assignment(best, len(candidates), tuple(q for _, q in candidates[1:3]))
+
+    def hand_back(self, annotator: str, query_id: int) -> None:
+        """Lease ``query_id`` to ``annotator`` now (after an undo, the undone query is next)."""
+        with self._lock:
+            self._leases[annotator] = (query_id, self.clock() + self.lease_s)
+
+    def release(self, annotator: str, query_id: int) -> None:
+        """Drop the annotator's lease if it is on ``query_id`` (the query was answered)."""
+        with self._lock:
+            if self._leases.get(annotator, (None, 0.0))[0] == query_id:
+                del self._leases[annotator]

@@ -1,0 +1,138 @@
+"""The datasets a label server may read, and the mapping from query segments to them.
+
+The browser never names a file: it names a dataset by its index in the list the server
+was started with, plus a demo, a start and a length, and every one of those is checked
+here against the open file. So nothing outside the configured datasets can be read
+through the server, whatever the request says (``../../etc/passwd`` is simply not a
+demo of any configured dataset).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from robopref.data.dataset import Dataset
+from robopref.data.segments import SegmentRef
+
+MAX_SEGMENT_LENGTH = 2000
+"""Longest window a video may show: bounds the work one request can cause."""
+
+
+class NotShowable(LookupError):
+    """A request names data the server does not serve; the message says why."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A validated window of one configured dataset: what one video shows."""
+
+    dataset: int
+    demo: str
+    start: int
+    length: int
+
+
+class DatasetCatalog:
+    """Configured datasets, opened once, addressed by index.
+
+    ``camera`` picks the image key (``<camera>_image``); ``None`` takes each dataset's
+    first image key. A dataset without images is refused at start-up: a person cannot
+    label what they cannot see.
+    """
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]], camera: str | None = None) -> None:
+        if not paths:
+            raise ValueError("datasets is empty: give the dataset files the queries refer to, e.g. datasets=[data.hdf5]")
+        self.paths = [str(p) for p in paths]
+        self.real = [os.path.realpath(p) for p in self.paths]
+        self.camera = camera
+        self._lock = threading.Lock()
+        self._open: list[tuple[str, Dataset, str]] = [self._load(i) for i in range(len(self.paths))]
+
+    def _load(self, index: int) -> tuple[str, Dataset, str]:
+        fingerprint = self.fingerprint(index)
+        dataset = Dataset(self.paths[index])
+        return fingerprint, dataset, self._image_key(dataset, self.camera)
+
+    def dataset(self, index: int) -> tuple[Dataset, str]:
+        """The open dataset and its image key, reopened if the file changed on disk.
+
+        Recording appends demos by writing a new file and renaming it over the old one,
+        so a long-running server must notice, or new rollouts would never be shown.
+        """
+        fingerprint = self.fingerprint(index)
+        with self._lock:
+            if self._open[index][0] != fingerprint:
+                self._open[index][1].close()
+                self._open[index] = self._load(index)
+            _, dataset, key = self._open[index]
+        return dataset, key
+
+    @staticmethod
+    def _image_key(dataset: Dataset, camera: str | None) -> str:
+        keys = dataset.image_keys
+        if camera is not None:
+            key = camera if camera.endswith("_image") else f"{camera}_image"
+            if key not in keys:
+                raise ValueError(f"{dataset.path}: no camera {camera!r}; image keys are {keys}")
+            return f"obs/{key}"
+        if not keys:
+            raise ValueError(f"{dataset.path} has no obs/<camera>_image frames, so there is nothing to show a person")
+        return f"obs/{keys[0]}"
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def index_of(self, dataset: str) -> int | None:
+        """Index of the configured dataset a segment's ``dataset`` string names, if any.
+
+        Matches the string as written or the file it resolves to (relative paths are
+        taken from the server's working directory).
+        """
+        if dataset in self.paths:
+            return self.paths.index(dataset)
+        real = os.path.realpath(dataset)
+        return self.real.index(real) if real in self.real else None
+
+    def clip(self, dataset: int, demo: str, start: int, length: int) -> Clip:
+        """Check a requested window against the files; ``NotShowable`` says what is wrong."""
+        if not 0 <= dataset < len(self.paths):
+            raise NotShowable(f"dataset {dataset} is not configured: this server serves datasets 0..{len(self.paths) - 1}")
+        ds, _ = self.dataset(dataset)
+        if demo not in ds.demos:
+            raise NotShowable(f"dataset {dataset} has no demo {demo!r}")
+        if length < 1 or length > MAX_SEGMENT_LENGTH:
+            raise NotShowable(f"length must be between 1 and {MAX_SEGMENT_LENGTH}, got {length}")
+        steps = ds.num_samples(demo)
+        if start < 0 or start + length > steps:
+            raise NotShowable(f"window [{start}, {start + length}) is outside {demo} of dataset {dataset} ({steps} steps)")
+        return Clip(dataset, demo, start, length)
+
+    def clip_of(self, segment: SegmentRef) -> Clip:
+        """The clip of a stored segment; ``NotShowable`` if its dataset is not configured."""
+        index = self.index_of(segment.dataset)
+        if index is None:
+            raise NotShowable(f"segment dataset {segment.dataset!r} is not one of the datasets this server was started with")
+        return self.clip(index, segment.demo, segment.start, segment.length)
+
+    def frames(self, clip: Clip) -> np.ndarray:
+        """uint8 frames (T, H, W, 3) of a clip."""
+        ds, key = self.dataset(clip.dataset)
+        return ds.read(clip.demo, key, clip.start, clip.start + clip.length)
+
+    def fingerprint(self, dataset: int) -> str:
+        """Changes when the file changes (appended demos, re-collected data): part of the video cache key."""
+        st = Path(self.real[dataset]).stat()
+        return f"{self.real[dataset]}:{st.st_size}:{st.st_mtime_ns}"
+
+    def close(self) -> None:
+        """Close every dataset file."""
+        with self._lock:
+            for _, dataset, _ in self._open:
+                dataset.close()

@@ -1,0 +1,255 @@
+"""The label server: a FastAPI app over one preference store and a list of datasets.
+
+    app = create_app("prefs.sqlite", ["data.hdf5"])      # then: uvicorn.run(app)
+
+Routes: ``/`` the label page, ``/overview`` the overview page, ``/static/*`` their
+files, and the JSON API under ``/api`` (see each handler). The store is read on every
+request, so queries added while the page is open (active selection, new rollouts)
+show up at the next ``/api/next`` without a restart. Every error is JSON
+``{"error": "..."}`` with a 4xx status that says what was wrong with the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Sequence
+
+from fastapi import FastAPI, HTTPException, Query as Param, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from robopref.app.assignment import Assigner
+from robopref.app.catalog import DatasetCatalog, NotShowable
+from robopref.app.models import NAME_PATTERN, Answer, SessionStart, Undo
+from robopref.app.overview import overview
+from robopref.app.queries import QueryViews, answer_fields, describe
+from robopref.app.videos import VideoCache
+from robopref.prefs import PreferenceStore
+from robopref.prefs.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+SOURCE = "human"
+
+
+def _error(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+def _validation_message(err: RequestValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{where}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def create_app(
+    store_path: str | os.PathLike[str],
+    datasets: Sequence[str | os.PathLike[str]],
+    cache_dir: str | os.PathLike[str] | None = None,
+    overlap: float = 0.2,
+    overlap_annotators: int = 2,
+    session_size: int = 50,
+    order: str = "newest",
+    fps: int = 10,
+    camera: str | None = None,
+    lease_s: float = 900.0,
+    allowed_hosts: Sequence[str] | None = None,
+) -> FastAPI:
+    """Build the label app.
+
+    Args:
+        store_path: the preference store (created if missing).
+        datasets: the dataset files whose frames may be shown; nothing else is readable.
+        cache_dir: where videos are cached (default: ``<store>.videos/`` next to the store).
+        overlap: fraction of queries answered by ``overlap_annotators`` people, for agreement.
+        session_size: answers per session (the progress bar's total).
+        order: ``newest`` or ``oldest`` query first.
+        fps: playback rate of the videos (the recording rate of the datasets).
+        camera: which ``<camera>_image`` to show (default: each dataset's first).
+        lease_s: how long a handed-out query stays reserved for its annotator.
+        allowed_hosts: accepted ``Host`` headers (guards a loopback server against DNS
+            rebinding); ``None`` accepts any.
+    """
+    if session_size < 1:
+        raise ValueError(f"session_size must be >= 1, got {session_size}")
+    store = PreferenceStore(store_path)
+    catalog = DatasetCatalog(datasets, camera=camera)
+    cache = Path(cache_dir) if cache_dir is not None else Path(f"{store.path}.videos")
+    videos = VideoCache(catalog, cache, fps=fps)
+    views = QueryViews(catalog)
+    assigner = Assigner(overlap, overlap_annotators, order, lease_s, showable=views.showable)
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-prefetch")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        prefetch.shutdown(wait=False, cancel_futures=True)
+        store.close()
+        catalog.close()
+
+    app = FastAPI(title="robopref label app", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.store, app.state.catalog, app.state.videos, app.state.assigner = store, catalog, videos, assigner
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_message(exc)}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("preference store error: %s", exc)
+        return JSONResponse({"error": f"the preference store cannot be used right now: {exc}"}, status_code=503)
+
+    def warm(queries: Sequence[Any]) -> None:
+        for query in queries:
+            for segment in query.segments:
+                try:
+                    prefetch.submit(videos.path, catalog.clip_of(segment))
+                except (NotShowable, RuntimeError):
+                    pass  # not showable (never assigned anyway) or shutting down
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/overview", include_in_schema=False)
+    def overview_page() -> FileResponse:
+        return FileResponse(STATIC / "overview.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.post("/api/sessions", status_code=201)
+    def start_session(body: SessionStart) -> dict[str, Any]:
+        """A new session for ``annotator``: its start time, by the server's clock, which
+        also stamps the labels, so progress counts do not depend on the laptop's clock."""
+        return {"annotator": body.annotator, "since": time.time(), "size": session_size}
+
+    @app.get("/api/next")
+    def next_query(
+        annotator: str = Param(min_length=1, max_length=64, pattern=NAME_PATTERN),
+        since: float = Param(0.0, ge=0.0, le=1e11),
+    ) -> dict[str, Any]:
+        """The annotator's current query (resumed after a reload), progress and last answer.
+
+        ``since`` is when the session began (seconds since the epoch): answers from then
+        on count toward the session's progress and can be undone.
+        """
+        annotator = annotator.strip()
+        if not annotator:
+            raise _error(422, "annotator: must not be blank")
+        with store.snapshot():
+            queries = store.queries()
+            human = store.labels(source=SOURCE)
+        mine = [l for l in human if l.annotator == annotator and l.timestamp >= since]
+        picked = assigner.assign(annotator, queries, human)
+        if picked.query is not None:
+            warm([picked.query, *picked.upcoming])
+        answered = len(mine)
+        last = max(mine, key=lambda l: l.id) if mine else None
+        return {
+            "annotator": annotator,
+            "session": {"since": since, "answered": answered, "size": session_size,
+                        "planned": min(session_size, answered + picked.available)},
+            "last": None if last is None else describe(last),
+            "query": None if picked.query is None else views.view(picked.query),
+            "queries_total": len(queries),
+        }
+
+    @app.post("/api/answers")
+    def post_answer(answer: Answer) -> JSONResponse:
+        """Record an answer. The same ``request_id`` again returns the stored label (200)."""
+        annotator = answer.annotator
+        try:
+            with store.batch():
+                query = store.query(answer.query_id)
+                if not views.showable(query):
+                    raise _error(404, f"query {query.id} is not served here: its datasets are not among this server's")
+                history = store.labels(annotator=annotator, query_id=query.id, include_superseded=True)
+                for label in history:
+                    if label.request_id == answer.request_id:
+                        return JSONResponse({"label_id": label.id, "query_id": query.id, "duplicate": True})
+                current = store.labels(annotator=annotator, query_id=query.id)
+                if current:
+                    raise _error(409, f"{annotator} already answered query {query.id} (label {current[0].id}); undo it first to answer again")
+                fields = answer_fields(query, answer.choice, answer.ranking)
+                label_id = store.add_label(
+                    query.id, annotator=annotator, source=SOURCE, note=answer.note or None,
+                    request_id=answer.request_id, **fields,
+                )
+        except KeyError:
+            raise _error(404, f"query {answer.query_id} does not exist") from None
+        except ValueError as err:
+            raise _error(409 if "request_id" in str(err) else 400, str(err)) from None
+        assigner.release(annotator, query.id)
+        return JSONResponse({"label_id": label_id, "query_id": query.id, "duplicate": False}, status_code=201)
+
+    @app.post("/api/undo")
+    def undo(body: Undo) -> JSONResponse:
+        """Undo one of the annotator's answers: a ``retract`` label supersedes it (append-only)."""
+        try:
+            label = store.label(body.label_id)
+        except KeyError:
+            raise _error(404, f"label {body.label_id} does not exist") from None
+        if label.annotator != body.annotator or label.source != SOURCE:
+            raise _error(403, f"label {label.id} is not an answer of {body.annotator}; only your own answers can be undone")
+        try:
+            with store.batch():
+                history = store.labels(query_id=label.query_id, include_superseded=True)
+                for row in history:
+                    if row.request_id == body.request_id:
+                        return JSONResponse({"retract_id": row.id, "label_id": label.id, "query_id": label.query_id, "duplicate": True})
+                if label.kind == "retract":
+                    raise _error(409, f"label {label.id} is itself an undo; it cannot be undone")
+                newer = [row.id for row in history if row.supersedes == label.id]
+                if newer:
+                    raise _error(409, f"label {label.id} was already undone or replaced (by label {newer[0]})")
+                retract_id = store.retract(label.id, annotator=body.annotator, source=SOURCE, request_id=body.request_id)
+        except ValueError as err:
+            raise _error(409, str(err)) from None
+        assigner.hand_back(body.annotator, label.query_id)
+        return JSONResponse({"retract_id": retract_id, "label_id": label.id, "query_id": label.query_id, "duplicate": False}, status_code=201)
+
+    @app.get("/api/videos/{dataset}/{demo}/{start}/{length}.webm")
+    def video(dataset: int, demo: str, start: int, length: int) -> FileResponse:
+        """The WebM of one window of a configured dataset; HTTP range requests work."""
+        try:
+            clip = catalog.clip(dataset, demo, start, length)
+        except NotShowable as err:
+            raise _error(404, str(err)) from None
+        path = videos.path(clip)
+        return FileResponse(path, media_type="video/webm", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/overview")
+    def stats() -> dict[str, Any]:
+        """Labels per annotator and source, agreement, labelling rate."""
+        return {**overview(store), "store": str(store.path), "generated": time.time()}
+
+    @app.get("/api/export.jsonl")
+    def export() -> FileResponse:
+        """The whole store (history included) as JSONL, as a download."""
+        fd, tmp = tempfile.mkstemp(suffix=".jsonl", dir=cache)
+        os.close(fd)
+        store.export_jsonl(tmp)
+        name = f"{Path(store.path).stem}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+        return FileResponse(tmp, media_type="application/x-ndjson", filename=name,
+                            background=BackgroundTask(os.unlink, tmp))
+
+    return app
