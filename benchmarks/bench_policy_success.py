@@ -8,6 +8,7 @@ success rate and the eval episode count.
 
     python benchmarks/bench_policy_success.py --task push2d_push --variant lowdim
     python benchmarks/bench_policy_success.py --task push2d_push --variant image --minutes 30
+    python benchmarks/bench_policy_success.py --task metaworld --env env.task=drawer-open-v3 --demos 50
 
 Meta-World and robosuite tasks run the same way once their env configs exist
 (conf/env/<task>.yaml); a missing config is reported as a skipped line.
@@ -58,6 +59,7 @@ def evaluate(ckpt: Path, env_cfg: dict, episodes: int, threads: int | None) -> d
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="push2d_push", help="env config name (conf/env/<task>.yaml)")
+    ap.add_argument("--env", action="append", default=[], help="env overrides for collect, e.g. env.task=drawer-open-v3")
     ap.add_argument("--variant", default="lowdim", choices=["lowdim", "image"])
     ap.add_argument("--demos", type=int, default=100)
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
@@ -73,16 +75,17 @@ def main() -> None:
     args = ap.parse_args()
 
     env_yaml = ROOT / "conf" / "env" / f"{args.task}.yaml"
-    base = {"task": args.task, "variant": args.variant, "demos": args.demos, "seed": args.seed}
+    label = "-".join([args.task] + [o.split("=", 1)[1] for o in args.env])
+    base = {"task": label, "variant": args.variant, "demos": args.demos, "seed": args.seed}
     if not env_yaml.exists():
         print(json.dumps({**base, "skipped": f"no env config {env_yaml.relative_to(ROOT)} (adapter not available)"}))
         return
-    work = Path(args.workdir) / f"{args.task}-{args.variant}-d{args.demos}-s{args.seed}"
+    work = Path(args.workdir) / f"{label}-{args.variant}-d{args.demos}-s{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
     demos = work / "demos.hdf5"
     if not demos.exists():
-        robopref("collect", f"env={args.task}", f"episodes={args.demos}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
+        robopref("collect", f"env={args.task}", *args.env, f"episodes={args.demos}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
     run = work / "train"
     t0 = time.time()
     robopref(

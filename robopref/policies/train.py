@@ -56,6 +56,7 @@ class TrainConfig:
     topk: int = 3
     num_workers: int = 0
     max_minutes: Optional[float] = None  # stop after the epoch that passes this wall-clock budget
+    max_train_steps: Optional[int] = None  # batches per epoch at most (quick checks, memory benchmarks)
     seed: int = 0
     progress: bool = True
     torch_threads: Optional[int] = None  # intra-op threads (None: torch's default); 1 is faster on a busy shared CPU
@@ -203,6 +204,8 @@ def train_policy(
     ema = EMAModel(model, power=policy_cfg.ema_power, max_value=policy_cfg.ema_max_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, betas=(0.95, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_data) / train_cfg.batch_size)
+    if train_cfg.max_train_steps:
+        steps_per_epoch = min(steps_per_epoch, train_cfg.max_train_steps)
     lr_sched = _lr_scheduler(optimizer, train_cfg.lr_warmup_steps, steps_per_epoch * train_cfg.epochs)
     topk = TopK(ckpt_dir, train_cfg.topk)
     start_epoch, step, elapsed_before = 0, 0, 0.0
@@ -235,10 +238,13 @@ def train_policy(
     model.train()
     for epoch in range(start_epoch, train_cfg.epochs):
         t0 = time.time()
-        losses = []
+        losses: list[float] = []
+        n_samples = 0
         loader = _loader(train_data, train_cfg.batch_size, train_cfg.seed * 1_000_003 + epoch, train_cfg.num_workers)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{train_cfg.epochs}", unit="batch", disable=not train_cfg.progress, leave=False)
-        for batch in bar:
+        bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{train_cfg.epochs}", unit="batch", disable=not train_cfg.progress, leave=False)
+        for i, batch in enumerate(bar):
+            if i >= steps_per_epoch:
+                break
             loss = model.compute_loss(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -247,6 +253,7 @@ def train_policy(
             ema.step(model)
             step += 1
             losses.append(loss.item())
+            n_samples += batch["action"].shape[0]
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         train_time = time.time() - t0
         record: dict[str, Any] = {
@@ -254,7 +261,7 @@ def train_policy(
             "step": step,
             "train_loss": float(np.mean(losses)) if losses else None,
             "lr": float(lr_sched.get_last_lr()[0]),
-            "samples_per_s": len(train_data) / max(train_time, 1e-9),
+            "samples_per_s": n_samples / max(train_time, 1e-9),
             "val_loss": validation_loss(ema.averaged, val_data, train_cfg.batch_size, train_cfg.seed, train_cfg.num_workers),
         }
         if env is not None and ((epoch + 1) % train_cfg.eval_every == 0 or epoch + 1 == train_cfg.epochs):

@@ -49,6 +49,7 @@ class PolicyStageConfig(StageConfig):
     topk: int = 3
     num_workers: int = 0
     max_minutes: Optional[float] = None
+    max_train_steps: Optional[int] = None  # batches per epoch at most
     resume: bool = False
     resume_from: Optional[str] = None  # a run directory or its last.ckpt (default: the newest run with one)
     progress: bool = True

@@ -1,0 +1,206 @@
+"""Speed and memory of diffusion policies: inference latency, throughput, training samples/s, peak RSS.
+
+Prints one JSON object per line:
+
+- ``inference``: one action chunk with ``num_inference_steps`` DDIM steps, batch 1 (median
+  and best of ``--reps`` calls) and chunks/s at batch 64, for the low-dim policy (20-D state,
+  7-D actions) and the image policy (one 84×84 camera, ResNet-18 with GroupNorm), default
+  configs (conf/policy/*.yaml);
+- ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
+- ``train_memory``: peak RSS of ``robopref policy policy=diffusion_image`` over a generated
+  image dataset read lazily, for two dataset sizes: the peak must not grow with the data.
+
+Each line also records the thread count, the device and the 1-minute load average,
+because the lab machine is a shared 2-core CPU and timings move with other jobs' load.
+
+    python benchmarks/bench_policy_inference.py                 # everything
+    python benchmarks/bench_policy_inference.py --only inference --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import robopref  # noqa: E402,F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads OpenMP)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from robopref.policies import DiffusionPolicy, DiffusionPolicyConfig, EMAModel, PolicyShapes  # noqa: E402
+
+
+def _conf(variant: str) -> DiffusionPolicyConfig:
+    """The shipped config of ``variant`` (conf/policy/diffusion_<variant>.yaml)."""
+    from omegaconf import OmegaConf
+
+    return DiffusionPolicyConfig.from_dict(OmegaConf.load(ROOT / "conf" / "policy" / f"diffusion_{variant}.yaml"))
+
+
+def _model(variant: str, device: torch.device, image_size: int) -> tuple[DiffusionPolicy, PolicyShapes]:
+    cfg = _conf(variant)
+    if variant == "lowdim":
+        shapes = PolicyShapes(action_dim=7, low_dim={"state": 20}, images={})
+        cfg.low_dim_keys, cfg.image_keys = ["state"], []
+    else:
+        shapes = PolicyShapes(action_dim=7, low_dim={}, images={"front_image": (image_size, image_size, 3)})
+        cfg.low_dim_keys, cfg.image_keys = [], ["front_image"]
+    return DiffusionPolicy(cfg, shapes).to(device), shapes
+
+
+def _obs(shapes: PolicyShapes, batch: int, n_obs: int, device: torch.device) -> dict[str, torch.Tensor]:
+    obs = {k: torch.randn(batch, n_obs, d, device=device) for k, d in shapes.low_dim.items()}
+    obs.update({k: torch.randint(0, 255, (batch, n_obs, *s), dtype=torch.uint8, device=device) for k, s in shapes.images.items()})
+    return obs
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def bench_inference(variant: str, device: torch.device, reps: int, image_size: int) -> dict:
+    model, shapes = _model(variant, device, image_size)
+    model.eval()
+    gen = torch.Generator(device=device).manual_seed(0)
+    times = []
+    with torch.inference_mode():
+        obs1 = _obs(shapes, 1, model.cfg.n_obs_steps, device)
+        for i in range(reps + 3):
+            _sync(device)
+            t = time.perf_counter()
+            model.predict_action(obs1, generator=gen)
+            _sync(device)
+            if i >= 3:
+                times.append(time.perf_counter() - t)
+        obs64 = _obs(shapes, 64, model.cfg.n_obs_steps, device)
+        model.predict_action(obs64, generator=gen)
+        big = []
+        for _ in range(max(2, reps // 10)):
+            _sync(device)
+            t = time.perf_counter()
+            model.predict_action(obs64, generator=gen)
+            _sync(device)
+            big.append(time.perf_counter() - t)
+    return {
+        "bench": "inference", "variant": variant, "device": str(device), "threads": torch.get_num_threads(),
+        "num_inference_steps": model.cfg.num_inference_steps, "horizon": model.cfg.horizon, "down_dims": model.cfg.down_dims,
+        "image_size": image_size if variant == "image" else None, "batch1_median_ms": round(1e3 * statistics.median(times), 2),
+        "batch1_best_ms": round(1e3 * min(times), 2), "batch64_chunks_per_s": round(64 / statistics.median(big), 1),
+        "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2), "load_avg_1min": _load(),
+    }
+
+
+def bench_train(variant: str, device: torch.device, steps: int, image_size: int, batch: int = 64) -> dict:
+    torch.manual_seed(0)
+    model, shapes = _model(variant, device, image_size)
+    ema = EMAModel(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    data = {"obs": _obs(shapes, batch, model.cfg.n_obs_steps, device), "action": torch.rand(batch, model.cfg.horizon, 7, device=device)}
+    times = []
+    for i in range(steps + 2):
+        _sync(device)
+        t = time.perf_counter()
+        loss = model.compute_loss(data)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        ema.step(model)
+        _sync(device)
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    return {
+        "bench": "train", "variant": variant, "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch,
+        "image_size": image_size if variant == "image" else None, "samples_per_s": round(batch / statistics.median(times), 1), "load_avg_1min": _load(),
+    }
+
+
+def write_image_dataset(path: Path, frames: int, size: int = 84, episode_len: int = 200, seed: int = 0) -> float:
+    """Synthetic camera demos (moving coloured squares on a plain floor); returns the decompressed GiB."""
+    from robopref.data import DatasetWriter, Episode, make_env_args
+
+    rng = np.random.default_rng(seed)
+    with DatasetWriter(path, env_args=make_env_args("synthetic/Squares-v0"), mode="w", atomic=False) as w:
+        for e in range(max(1, frames // episode_len)):
+            img = np.full((episode_len, size, size, 3), 200, np.uint8)
+            pos = rng.integers(0, size - 12, (3, 2)) + np.cumsum(rng.integers(-1, 2, (episode_len, 3, 2)), axis=0)
+            pos = np.clip(pos, 0, size - 12)
+            for t in range(episode_len):
+                for b, colour in enumerate(((200, 30, 30), (30, 200, 30), (30, 30, 200))):
+                    y, x = pos[t, b]
+                    img[t, y : y + 12, x : x + 12] = colour
+            act = rng.uniform(-1, 1, (episode_len, 7)).astype(np.float32)
+            w.add_episode(Episode(act, np.zeros(episode_len), np.eye(1, episode_len, episode_len - 1)[0], {"front_image": img}))
+    return frames * size * size * 3 / 2**30
+
+
+def bench_train_memory(frames_list: list[int], steps: int, workdir: Path) -> list[dict]:
+    """Peak RSS of a short ``robopref policy`` image run, per dataset size (a fresh process each)."""
+    out = []
+    for frames in frames_list:
+        path = workdir / f"images_{frames}.hdf5"
+        gib = write_image_dataset(path, frames)
+        code = (
+            "import resource, sys, runpy; sys.argv = sys.argv[1:]; "
+            "from robopref.cli import main; main(); "
+            "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        )
+        args = ["x", "policy", "policy=diffusion_image", f"dataset={path}", "epochs=1", f"max_train_steps={steps}", "batch_size=64",
+                "val_ratio=0", "eval_every=0", "progress=false", "device=cpu", f"hydra.run.dir={workdir / f'run_{frames}'}"]
+        t = time.time()
+        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(proc.stderr[-3000:])
+        peak_kb = int(proc.stdout.split("PEAK_RSS_KB")[-1].split()[0])
+        out.append({
+            "bench": "train_memory", "variant": "image", "frames": frames, "image_size": 84, "dataset_decompressed_GiB": round(gib, 2),
+            "dataset_file_GiB": round(path.stat().st_size / 2**30, 3), "train_steps": steps, "batch_size": 64,
+            "peak_rss_GiB": round(peak_kb / 2**20, 3), "seconds": round(time.time() - t, 1), "load_avg_1min": _load(),
+        })
+        print(json.dumps(out[-1]), flush=True)
+        path.unlink()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", choices=["inference", "train", "train_memory"], action="append")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--train-steps", type=int, default=5)
+    ap.add_argument("--image-size", type=int, default=84)
+    ap.add_argument("--memory-frames", default="20000,100000", help="dataset sizes (frames of 84x84x3) for the memory run")
+    ap.add_argument("--memory-steps", type=int, default=30)
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    todo = args.only or ["inference", "train", "train_memory"]
+    if "inference" in todo:
+        for variant in ("lowdim", "image"):
+            print(json.dumps(bench_inference(variant, device, args.reps if variant == "lowdim" else max(5, args.reps // 3), args.image_size)), flush=True)
+    if "train" in todo:
+        for variant in ("lowdim", "image"):
+            print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)
+    if "train_memory" in todo:
+        with tempfile.TemporaryDirectory(dir=ROOT / "outputs" if (ROOT / "outputs").exists() else None) as d:
+            bench_train_memory([int(x) for x in args.memory_frames.split(",")], args.memory_steps, Path(d))
+
+
+if __name__ == "__main__":
+    main()
