@@ -1,0 +1,1 @@
+"""Aligning diffusion policies with learned rewards and preferences (best-of-N, Diffusion-DPO)."""
