@@ -1,8 +1,11 @@
 """Scripted Meta-World experts (``metaworld.policies``) with a noise knob.
 
-``noise`` is the standard deviation of Gaussian noise added to every action (actions
-live in [-1, 1]^4, so 0.1 is a mild tremor and 1.0 is close to random), the way
-offline preference-learning benchmarks build mixed-quality data from one expert.
+``noise`` (ε in [0, 1]) degrades the expert the way offline preference-learning
+benchmarks build mixed-quality data from one scripted policy: at each step, with
+probability ε the action is uniformly random, otherwise it is the expert's action plus
+Gaussian noise of standard deviation ε (actions live in [-1, 1]^4). ε = 0 is the clean
+expert, ε = 1 a uniformly random policy. Gaussian noise alone is not enough: many
+Meta-World experts still succeed under std-1 noise, because their gains saturate.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class MetaWorldExpert:
     def __init__(self, env: gym.Env, noise: float = 0.0, aligned: bool = True, seed: int | None = None) -> None:
         self.task = env.unwrapped.task
         self.policy = expert_policy_for(self.task)
+        if not 0.0 <= float(noise) <= 1.0:
+            raise ValueError(f"Meta-World expert noise must be in [0, 1] (1 = random policy), got {noise}")
         self.noise = float(noise)
         self.rng = np.random.default_rng(seed)
 
@@ -47,5 +52,8 @@ class MetaWorldExpert:
     def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         action = np.asarray(self.policy.get_action(np.asarray(obs["state"], dtype=np.float64)), dtype=np.float64)
         if self.noise > 0:
-            action = action + self.noise * self.rng.normal(size=action.shape)
+            if self.rng.random() < self.noise:
+                action = self.rng.uniform(-1.0, 1.0, size=action.shape)
+            else:
+                action = action + self.noise * self.rng.normal(size=action.shape)
         return np.clip(action, -1.0, 1.0).astype(np.float32)

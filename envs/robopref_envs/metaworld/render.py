@@ -17,9 +17,15 @@ import numpy as np
 UPSIDE_DOWN_CAMERAS = frozenset({"corner", "corner2", "corner3", "corner4"})
 
 # EGL contexts freed by the garbage collector at interpreter exit raise noisy errors
-# (the EGL library is already gone); close the live ones first.
+# (mujoco's own exit hook has terminated the EGL display by then); close the live ones
+# first, from a hook registered after mujoco's (exit hooks run last-in, first-out).
 _LIVE: "weakref.WeakSet[CameraRenderer]" = weakref.WeakSet()
-atexit.register(lambda: [r.close() for r in list(_LIVE)])
+_HOOKED = False
+
+
+def _close_all() -> None:
+    for r in list(_LIVE):
+        r.close()
 
 
 class CameraRenderer:
@@ -27,8 +33,12 @@ class CameraRenderer:
 
     def __init__(self, model: mujoco.MjModel, size: int) -> None:
         self.size = int(size)
+        global _HOOKED
         self._renderer: mujoco.Renderer | None = mujoco.Renderer(model, self.size, self.size)
         _LIVE.add(self)
+        if not _HOOKED:  # after the first Renderer, so after mujoco.egl registered its own hook
+            atexit.register(_close_all)
+            _HOOKED = True
 
     def render(self, data: mujoco.MjData, camera: str) -> np.ndarray:
         """The current frame of ``camera`` (raises ValueError naming the camera if unknown)."""
