@@ -62,8 +62,7 @@ class SimGripper(Gripper):
         pass
 
     def move(self, width: float, force: float | None = None) -> None:
-        with self._arm.lock:
-            self._arm._gripper_ctrl = float(np.clip(1.0 - 2.0 * width / SIM_GRIPPER_RANGE, -1.0, 1.0))
+        self._arm._gripper_ctrl = float(np.clip(1.0 - 2.0 * width / SIM_GRIPPER_RANGE, -1.0, 1.0))  # read by the next tick
 
     def width(self) -> float:
         return self._arm._gripper_width()
@@ -80,12 +79,13 @@ class SimArm(Arm):
         self.env = None
         self._thread: threading.Thread | None = None
         self._stop_evt = threading.Event()
-        self._target_pos: np.ndarray | None = None
-        self._target_quat: np.ndarray | None = None
+        self._target: tuple[np.ndarray, np.ndarray] | None = None  # (position, quaternion) the servo follows
         self._gripper_ctrl = -1.0
         self.motion_log: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=config.motion_log_size)
         self.ticks = 0
         self._task_cache: tuple | None = None
+        self._task_wanted = False
+        self._snap: dict | None = None
 
     # -- lifecycle --------------------------------------------------------------------
     def connect(self) -> None:
@@ -107,6 +107,8 @@ class SimArm(Arm):
         self._scratch = mujoco.MjData(self.model)
         self.dt = float(self.model.opt.timestep * sim.frame_skip)
         self._hold()
+        with self.lock:
+            self._publish()
         self._stop_evt.clear()
         self._thread = threading.Thread(target=self._physics, name="sim-physics", daemon=True)
         self._thread.start()
@@ -123,45 +125,57 @@ class SimArm(Arm):
 
     # -- Arm --------------------------------------------------------------------------
     def observe(self) -> ArmState:
-        self._require()
-        with self.lock:
-            d = self.data
-            task_state, reward, success = self._task_signals()
-            return ArmState(
-                t=time.time(),
-                joint_pos=d.qpos[self._qadr].copy(),
-                joint_vel=d.qvel[self._dadr].copy(),
-                ee_pos=d.xpos[self._hand].copy(),
-                ee_quat=quat_normalize(d.xquat[self._hand]),
-                gripper=self._gripper_width(),
-                extra={"task_state": task_state, "reward": np.array([reward]), "success": np.array([success])},
-            )
+        """The state published by the last physics tick: no waiting for the physics lock.
 
-    def _task_signals(self) -> tuple[np.ndarray, float, float]:
-        """Meta-World's task state, reward and success, computed at most once per physics tick
-        (they cost ~1.5 ms; a 1 kHz client must not pay that on every observation)."""
-        if self._task_cache is None or self._task_cache[0] != self.ticks:
-            sim = self.env._sim
-            task_state = np.asarray(sim._get_obs(), np.float64)
-            reward, info = sim.evaluate_state(task_state, np.zeros(4))
-            self._task_cache = (self.ticks, task_state, float(reward), float(info.get("success", 0.0)))
-        return self._task_cache[1].copy(), self._task_cache[2], self._task_cache[3]
+        Meta-World's task state, reward and success cost ~1.5 ms, so the physics thread
+        computes them only while someone observes (at most one tick old); after a pause
+        they are computed here, under the lock, so they are never stale."""
+        self._require()
+        snap = self._snap
+        self._task_wanted = True
+        task = snap["task"]
+        if task is None or task[0] < snap["tick"] - 1:
+            with self.lock:
+                task = self._task_signals()
+        task_state, reward, success = task[1], task[2], task[3]
+        return ArmState(t=snap["t"], joint_pos=snap["q"].copy(), joint_vel=snap["qd"].copy(), ee_pos=snap["pos"].copy(),
+                        ee_quat=snap["quat"].copy(), gripper=snap["gripper"],
+                        extra={"task_state": task_state.copy(), "reward": np.array([reward]), "success": np.array([success])})
+
+    def _task_signals(self) -> tuple[int, np.ndarray, float, float]:
+        """(tick, Meta-World task state, reward, success) now; call with the lock held."""
+        sim = self.env._sim
+        task_state = np.asarray(sim._get_obs(), np.float64)
+        reward, info = sim.evaluate_state(task_state, np.zeros(4))
+        self._task_cache = (self.ticks, task_state, float(reward), float(info.get("success", 0.0)))
+        return self._task_cache
+
+    def _publish(self) -> None:
+        """Snapshot of the state for lock-free observers; call with the lock held."""
+        d = self.data
+        task = self._task_cache
+        if self._task_wanted:
+            self._task_wanted = False
+            task = self._task_signals()
+        self._snap = {"t": time.time(), "tick": self.ticks, "q": d.qpos[self._qadr].copy(), "qd": d.qvel[self._dadr].copy(),
+                      "pos": d.xpos[self._hand].copy(), "quat": quat_normalize(d.xquat[self._hand]), "gripper": self._gripper_width(),
+                      "task": task}
 
     def send(self, command: ArmCommand) -> None:
+        """Set the servo target. One tuple assignment, no lock: the physics thread reads
+        a whole (position, orientation) pair or the previous one, never a mix."""
         self._require()
-        with self.lock:
-            if command.kind is CommandKind.joint:
+        if command.kind is CommandKind.joint:
+            with self.lock:
                 pos = self.forward_kinematics(command.joints)
                 quat = self._fk_quat
-            elif command.kind is CommandKind.ee_pose:
-                pos, quat = command.pos, command.quat
-            else:
-                raise ValueError("SimArm.send takes absolute commands (SafeArm converts deltas)")
-            self._target_pos = np.asarray(pos, np.float64).copy()
-            if quat is not None:
-                self._target_quat = quat_normalize(quat)
-            if command.gripper is not None:
-                self.gripper.move(command.gripper)
+        elif command.kind is CommandKind.ee_pose:
+            pos, quat = command.pos, command.quat
+        else:
+            raise ValueError("SimArm.send takes absolute commands (SafeArm converts deltas)")
+        self._target = (np.asarray(pos, np.float64).copy(), self._target[1] if quat is None else quat_normalize(quat))
+        if command.gripper is not None:
+            self.gripper.move(command.gripper)
 
     def stop(self) -> None:
         if self.env is None:
@@ -172,9 +186,7 @@ class SimArm(Arm):
         self._require()
         sim = self.env._sim
         target = np.asarray(self.config.home_pose[:3] if self.config.home_pose else sim.hand_init_pos, np.float64)
-        with self.lock:
-            self._target_pos = target.copy()
-            self._target_quat = quat_normalize(np.array([1.0, 0.0, 1.0, 0.0]))
+        self._target = (target.copy(), quat_normalize(np.array([1.0, 0.0, 1.0, 0.0])))
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
             if np.linalg.norm(self.observe().ee_pos - target) < 0.01:
@@ -187,8 +199,9 @@ class SimArm(Arm):
         self._require()
         with self.lock:
             self.env.reset(seed=seed)
-            self._task_cache = None
             self._hold()
+            self._task_signals()
+            self._publish()
         self.home()
 
     def forward_kinematics(self, joints: np.ndarray) -> np.ndarray:
@@ -207,8 +220,7 @@ class SimArm(Arm):
 
     def _hold(self) -> None:
         with self.lock:
-            self._target_pos = self.data.mocap_pos[0].copy()
-            self._target_quat = quat_normalize(self.data.mocap_quat[0])
+            self._target = (self.data.mocap_pos[0].copy(), quat_normalize(self.data.mocap_quat[0]))
 
     def _gripper_width(self) -> float:
         q = self.data.qpos
@@ -232,16 +244,18 @@ class SimArm(Arm):
     def _tick(self) -> None:
         """Move the mocap toward the target at the servo's speed, then step the physics."""
         d = self.data
+        target_pos, target_quat = self._target
         cur = d.mocap_pos[0].copy()
-        delta = self._target_pos - cur
+        delta = target_pos - cur
         n = float(np.linalg.norm(delta))
         step = self.config.speed * self.dt
-        d.mocap_pos[0] = self._target_pos if n <= step else cur + delta * (step / n)
+        d.mocap_pos[0] = target_pos if n <= step else cur + delta * (step / n)
         cq = quat_normalize(d.mocap_quat[0])
-        ang = quat_angle(cq, self._target_quat)
+        ang = quat_angle(cq, target_quat)
         lim = self.config.angular_speed * self.dt
-        d.mocap_quat[0] = self._target_quat if ang <= lim else quat_slerp(cq, self._target_quat, lim / ang)
+        d.mocap_quat[0] = target_quat if ang <= lim else quat_slerp(cq, target_quat, lim / ang)
         d.ctrl[:] = [self._gripper_ctrl, -self._gripper_ctrl]
         self._mj.mj_step(self.model, d, nstep=self.env._sim.frame_skip)
         self.ticks += 1
         self.motion_log.append((time.monotonic(), d.mocap_pos[0].copy(), d.xpos[self._hand].copy()))
+        self._publish()
