@@ -66,6 +66,10 @@ def env_args_of(env: gym.Env, env_cfg: Mapping[str, Any] | DictConfig) -> dict[s
     robopref env config so ``make_env`` can rebuild exactly this env from the file."""
     from robopref.data.layout import ENV_TYPE_GYM, make_env_args
 
+    native = getattr(env.unwrapped, "robomimic_env_args", None)
+    if callable(native):  # e.g. robosuite: robomimic's own tools can then rebuild the env
+        args = dict(native())
+        return make_env_args(args["env_name"], args["env_type"], args["env_kwargs"], robopref_env=_plain(env_cfg))
     spec = env.spec
     name = spec.id if spec is not None else type(env.unwrapped).__name__
     kwargs = dict(spec.kwargs) if spec is not None else {}

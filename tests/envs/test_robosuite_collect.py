@@ -26,6 +26,11 @@ def test_collect_mh_dataset_has_operator_masks_and_replays(tmp_path):
     assert [a["noise"] for a in attrs] == [0.05, 0.3, 0.6]
     assert ds.obs_keys == sorted(["agentview_image", "object", "robot0_eef_pos", "robot0_eef_quat", "robot0_eye_in_hand_image", "robot0_gripper_qpos"])
     assert ds.env_args["robopref_env"]["task"] == "Lift"
+    # robomimic's own env_args: robosuite type, robosuite.make kwargs with the OSC_POSE controller
+    assert (ds.env_args["env_name"], ds.env_args["env_type"]) == ("Lift", 1)
+    kwargs = ds.env_args["env_kwargs"]
+    assert kwargs["robots"] == ["Panda"] and kwargs["controller_configs"]["body_parts"]["right"]["type"] == "OSC_POSE"
+    assert kwargs["camera_names"] == ["agentview", "robot0_eye_in_hand"] and kwargs["camera_heights"] == 32
     assert len(Dataset(path, filter_key="worse")) == 1
     reports = replay_dataset(path, demos=["demo_0", "demo_2"], atol=1e-8)
     assert all(r.ok for r in reports), reports

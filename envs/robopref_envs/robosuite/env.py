@@ -130,6 +130,7 @@ class RobosuiteEnv(gym.Env):
             )
             if self.cameras:
                 kwargs.update(camera_names=self.cameras, camera_heights=self.image_size, camera_widths=self.image_size)
+            self._make_kwargs = dict(kwargs, robots=[robot])
             try:
                 with _numpy_global_seed(model_seed):
                     self._rs = suite.make(task, **kwargs)
@@ -156,6 +157,11 @@ class RobosuiteEnv(gym.Env):
         low, high = self._rs.action_spec
         self.action_space = gym.spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
         self._mj_spec = mujoco.mjtState.mjSTATE_INTEGRATION
+
+    def robomimic_env_args(self) -> dict[str, Any]:
+        """robomimic's ``env_args`` for this env (type 1 = robosuite): the name and the
+        ``robosuite.make`` kwargs, so robomimic's tools can re-create it from a dataset."""
+        return {"env_name": self.task, "env_type": 1, "env_kwargs": dict(self._make_kwargs)}
 
     @property
     def sim_env(self):
