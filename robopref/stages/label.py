@@ -43,7 +43,7 @@ class LabelConfig(StageConfig):
     queries: int = 100
     kind: str = "pair"  # pair | triplet
     selection: str = "uniform"  # uniform | disagreement | entropy
-    segment_length: int = 25
+    segment_length: int = 25  # 0: whole episodes (video-level queries, e.g. for reward=rapl)
     signal: str = "pref_score"  # ground truth the teacher reads: pref_score | task_reward | rewards
     reward_checkpoint: Optional[str] = None  # ensemble for model-based selection
     oversample: int = 10

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from robopref.data.pool import DatasetPool
-from robopref.data.sampling import sample_pairs, sample_segments
+from robopref.data.sampling import sample_pairs, sample_segments, whole_episodes
 from robopref.data.segments import SegmentRef
 from robopref.rewards.model import TrajectoryRewardModel
 from robopref.teachers.selection import select
@@ -18,11 +18,12 @@ def candidate_queries(
     pool: DatasetPool, datasets: Sequence[str], length: int, n: int, rng: np.random.Generator, k: int = 2
 ) -> list[tuple[SegmentRef, ...]]:
     """``n`` random queries of ``k`` segments of ``length`` steps drawn over ``datasets``
-    (segments spread over datasets in proportion to their number of windows)."""
+    (segments spread over datasets in proportion to their number of windows);
+    ``length=0`` makes every segment a whole episode (video-level queries)."""
     segs: list[SegmentRef] = []
     per = max(k, int(np.ceil(2 * n * k / len(datasets))))
     for path in datasets:
-        segs += sample_segments(pool.get(path), length, per, rng)
+        segs += whole_episodes(pool.get(path)) if length == 0 else sample_segments(pool.get(path), length, per, rng)
     return sample_pairs(segs, n, rng, k=k)
 
 

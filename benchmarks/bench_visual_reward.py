@@ -1,0 +1,227 @@
+"""Visual rewards (RAPL vs the RLHF visual baseline): quality and speed; one JSON object per line.
+
+    python benchmarks/bench_visual_reward.py quality --tasks avoid group --triplets 10 30 --seeds 3
+    python benchmarks/bench_visual_reward.py cross          # align on gripper, score short_stick
+    python benchmarks/bench_visual_reward.py speed          # OT reward of 1,000 rollouts × 50 frames
+    python benchmarks/bench_visual_reward.py sinkhorn       # batched Sinkhorn vs pair-by-pair ot.sinkhorn
+
+Quality: each push2d task has an aligned and an unaligned noisy expert dataset (collected
+once into benchmarks/.data/). Labels come from the first ``--train`` episodes of each,
+held-out Spearman and triplet accuracy from the rest. Per seed, one time-contrastive
+pre-training gives the encoder that every method starts from; RAPL gets N ranked
+triplets, RLHF-visual 5N oracle-labelled pairs; "unaligned" is RAPL's OT reward with the
+pre-trained encoder and the same preferred references, before alignment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _datasets import collected  # noqa: E402
+
+from robopref.data.pool import DatasetPool  # noqa: E402
+from robopref.data.sampling import sample_pairs, whole_episodes  # noqa: E402
+from robopref.prefs import PreferenceStore  # noqa: E402
+from robopref.rewards.preferences import comparisons_from_store  # noqa: E402
+from robopref.rewards.visual.recipe import RaplRecipe, RlhfVisualRecipe  # noqa: E402
+from robopref.teachers import label_queries, make_teacher  # noqa: E402
+
+MACHINE = "2-core CPU shared with other engineers' jobs, no GPU"
+
+
+def emit(row: dict[str, Any]) -> None:
+    row.setdefault("machine", MACHINE)
+    row.setdefault("load_avg_1m", os.getloadavg()[0])
+    print(json.dumps(row, default=float), flush=True)
+
+
+def task_data(task: str, embodiment: str = "gripper", episodes: int = 40) -> list[str]:
+    """The aligned and unaligned datasets of a push2d task (collected once, cached)."""
+    tag = "" if embodiment == "gripper" else f"_{embodiment}"
+    out = []
+    for aligned, seed in (("true", 11), ("false", 12)):
+        name = f"visual_{task}{tag}_{'al' if aligned == 'true' else 'un'}_{episodes}"
+        out.append(str(collected(name, f"env=push2d_{task}", f"env.embodiment={embodiment}", f"episodes={episodes}", "noise=0.5",
+                                 f"aligned={aligned}", f"seed={seed}")))
+    return out
+
+
+def split(pool: DatasetPool, datasets: list[str], train: int) -> tuple[list, list]:
+    """First ``train`` episodes of each dataset for labels, the rest held out."""
+    tr, te = [], []
+    for d in datasets:
+        eps = whole_episodes(pool.get(d))
+        tr += eps[:train]
+        te += eps[train:]
+    return tr, te
+
+
+def labelled_store(path: Path, pool: DatasetPool, episodes: list, n: int, k: int, seed: int) -> PreferenceStore:
+    """``n`` oracle-labelled queries of ``k`` whole episodes (pairs or triplets)."""
+    rng = np.random.default_rng(seed)
+    store = PreferenceStore(path)
+    ids = store.add_queries(sample_pairs(episodes, n, rng, k=k), origin="uniform")
+    label_queries(make_teacher("oracle"), store, pool, [store.query(i) for i in ids], rng, "pref_score")
+    return store
+
+
+def evaluate_on(recipe, model, pool: DatasetPool, heldout: list, seed: int) -> dict[str, float]:
+    """Held-out Spearman and triplet accuracy (evaluation over exactly ``heldout``)."""
+    model.meta["train_episodes"] = [(d, e) for d in {r.dataset for r in heldout} for e in pool.get(d).demos
+                                    if all(not (r.dataset == d and r.demo == e) for r in heldout)]
+    return recipe.evaluate(model, pool, sorted({r.dataset for r in heldout}), 0, np.random.default_rng(seed), 500, "pref_score")
+
+
+def fit(recipe, store: PreferenceStore, pool: DatasetPool, seed: int):
+    t = time.perf_counter()
+    model, hist = recipe.fit(store, comparisons_from_store(store), pool, seed=seed, progress=False)
+    return model, hist, time.perf_counter() - t
+
+
+def pretrained(tmp: Path, pool: DatasetPool, store: PreferenceStore, seed: int, steps: int, kind: str) -> str:
+    """Pre-train the shared encoder once (time-contrastive), saved as a visual reward file."""
+    rec = RaplRecipe(encoder={"kind": kind}, pretrain={"steps": steps}, align={"epochs": 0})
+    model, hist, secs = fit(rec, store, pool, seed)
+    path = tmp / f"encoder_{seed}.pt"
+    model.save(path)
+    emit({"bench": "pretrain", "seed": seed, "steps": steps, "seconds": secs, "first_loss": hist.pretrain_loss[0] if hist.pretrain_loss else None,
+          "last_loss": hist.pretrain_loss[-1] if hist.pretrain_loss else None})
+    return str(path)
+
+
+def quality(args: argparse.Namespace, task: str, train_embodiment: str = "gripper", eval_embodiment: str | None = None) -> None:
+    pool = DatasetPool()
+    datasets = task_data(task, train_embodiment)
+    train, heldout = split(pool, datasets, args.train)
+    if eval_embodiment:
+        heldout = [r for d in task_data(task, eval_embodiment) for r in whole_episodes(pool.get(d))]
+    bench = "cross_embodiment" if eval_embodiment else "quality"
+    for seed in range(args.seeds):
+        with tempfile.TemporaryDirectory() as tmp_s:
+            tmp = Path(tmp_s)
+            for n in args.triplets:
+                trip = labelled_store(tmp / f"t{n}.sqlite", pool, train, n, 3, seed)
+                if n == args.triplets[0]:
+                    init = pretrained(tmp, pool, trip, seed, args.pretrain_steps, args.encoder)
+                common = {"encoder": {"kind": args.encoder}, "init_encoder": init, "frames": args.frames}
+                row = {"bench": bench, "task": task, "seed": seed, "triplets": n, "train_embodiment": train_embodiment,
+                       "eval_embodiment": eval_embodiment or train_embodiment, "heldout_episodes": len(heldout)}
+                rec = RaplRecipe(**common, align={"epochs": 0})
+                model, _, _ = fit(rec, trip, pool, seed)
+                emit({**row, "method": "unaligned", **evaluate_on(rec, model, pool, heldout, seed)})
+                rec = RaplRecipe(**common, align={"epochs": args.align_epochs})
+                model, hist, secs = fit(rec, trip, pool, seed)
+                ev = evaluate_on(rec, model, pool, heldout, seed)
+                emit({**row, "method": "rapl", "labels": n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev})
+                if args.plot and seed == 0 and n == args.triplets[-1]:
+                    from robopref.rewards.visual.plots import plot_ot_plans
+                    from robopref.teachers.returns import segment_returns
+
+                    truth = segment_returns(pool, heldout, "pref_score")
+                    png = Path(args.plot) / f"ot_plan_{task}{'_' + eval_embodiment if eval_embodiment else ''}.png"
+                    plot_ot_plans(model, pool, heldout[int(np.argmax(truth))], heldout[int(np.argmin(truth))], png,
+                                  ("preferred (highest true return)", "dispreferred (lowest true return)"))
+                    emit({"bench": "plot", "task": task, "png": str(png)})
+                trip.close()
+                if eval_embodiment:
+                    continue
+                pairs = labelled_store(tmp / f"p{n}.sqlite", pool, train, 5 * n, 2, seed + 1000)
+                rec = RlhfVisualRecipe(**common)
+                model, hist, secs = fit(rec, pairs, pool, seed)
+                ev = evaluate_on(rec, model, pool, heldout, seed)
+                emit({**row, "method": "rlhf_visual", "labels": 5 * n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev})
+                pairs.close()
+
+
+def speed(args: argparse.Namespace) -> None:
+    """OT reward of 1,000 rollouts × 50 frames from a dataset file, encoder and reading included."""
+    from robopref.data.segments import SegmentRef
+    from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
+    from robopref.rewards.visual.model import VisualRewardModel
+
+    pool = DatasetPool()
+    datasets = task_data("avoid")
+    refs = [SegmentRef(r.dataset, r.demo, s, 50) for d in datasets for r in whole_episodes(pool.get(d)) for s in range(0, r.length - 50 + 1, 5)]
+    refs = [refs[i] for i in np.random.default_rng(0).choice(len(refs), args.rollouts, replace=len(refs) < args.rollouts)]
+    for kind in args.speed_encoders:
+        torch.manual_seed(0)
+        model = VisualRewardModel("rapl", FrameEncoder(EncoderConfig(kind=kind)), {"eps": 0.05, "sinkhorn_iters": 50, "frames": 24},
+                                  references=torch.randn(args.references, 24, 32))
+        n = args.rollouts if kind == "small_cnn" else max(50, args.rollouts // 10)
+        t = time.perf_counter()
+        rewards = model.segment_rewards(pool, refs[:n], chunk=250)
+        secs = time.perf_counter() - t
+        assert len(rewards) == n and all(len(r) == 50 for r in rewards)
+        emit({"bench": "ot_reward_speed", "encoder": kind, "rollouts": n, "frames": 50, "references": args.references, "seconds": secs,
+              "rollouts_per_s": n / secs, "threads": torch.get_num_threads()})
+
+
+def sinkhorn_speed(args: argparse.Namespace) -> None:
+    """Batched torch Sinkhorn vs ``ot.sinkhorn`` pair by pair, same ε and iterations."""
+    import ot
+
+    from robopref.rewards.visual.sinkhorn import cosine_cost, sinkhorn
+
+    g = torch.Generator().manual_seed(0)
+    B, n, m = args.pairs, 50, 24
+    C = cosine_cost(torch.randn(B, n, 32, generator=g), torch.randn(B, m, 32, generator=g))
+    t = time.perf_counter()
+    P = sinkhorn(C, eps=0.05, iters=50)
+    batched = time.perf_counter() - t
+    a, b = np.full(n, 1 / n), np.full(m, 1 / m)
+    Cn = C.double().numpy()
+    t = time.perf_counter()
+    ref = [ot.sinkhorn(a, b, Cn[i], 0.05, numItermax=50, stopThr=0.0) for i in range(B)]
+    loop = time.perf_counter() - t
+    t = time.perf_counter()
+    for i in range(B):
+        ot.sinkhorn(a, b, Cn[i], 0.05, method="sinkhorn_log", numItermax=50, stopThr=0.0)
+    loop_log = time.perf_counter() - t
+    err = float(max(np.abs(P[i].double().numpy() - ref[i]).max() for i in range(B)))
+    emit({"bench": "sinkhorn_speed", "pairs": B, "n": n, "m": m, "eps": 0.05, "iters": 50, "batched_seconds": batched,
+          "pot_loop_seconds": loop, "pot_log_loop_seconds": loop_log, "speedup_vs_pot": loop / batched,
+          "speedup_vs_pot_log": loop_log / batched, "max_abs_plan_diff": err})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", nargs="+", choices=["quality", "cross", "speed", "sinkhorn"])
+    p.add_argument("--tasks", nargs="+", default=["avoid", "group"])
+    p.add_argument("--triplets", nargs="+", type=int, default=[10, 30])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--train", type=int, default=25, help="episodes per dataset that labels may come from")
+    p.add_argument("--pretrain-steps", type=int, default=150)
+    p.add_argument("--align-epochs", type=int, default=60)
+    p.add_argument("--frames", type=int, default=24)
+    p.add_argument("--encoder", default="small_cnn")
+    p.add_argument("--plot", default=None, help="folder for the OT-plan PNGs")
+    p.add_argument("--rollouts", type=int, default=1000)
+    p.add_argument("--references", type=int, default=30)
+    p.add_argument("--speed-encoders", nargs="+", default=["small_cnn"])
+    p.add_argument("--pairs", type=int, default=1000)
+    args = p.parse_args()
+    for what in args.what:
+        if what == "quality":
+            for task in args.tasks:
+                quality(args, task)
+        elif what == "cross":
+            quality(args, "avoid", "gripper", "short_stick")
+        elif what == "speed":
+            speed(args)
+        else:
+            sinkhorn_speed(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""What the visual recipes read from the preference store and the datasets: ranked
+triplets, whole-episode references, and unlabelled videos for pre-training."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from robopref.data.pool import DatasetPool
+from robopref.data.sampling import whole_episodes
+from robopref.data.segments import SegmentRef
+from robopref.prefs import PreferenceStore
+from robopref.rewards.preferences import Comparison
+from robopref.rewards.visual.frames import read_video
+
+Triplet = tuple[SegmentRef, SegmentRef, SegmentRef]
+
+
+def ranked_triplets(store: PreferenceStore, comparisons: Sequence[Comparison]) -> list[Triplet]:
+    """Triplet queries with a ranking label, each as its segments best-first.
+
+    Only labels behind ``comparisons`` count, so the stage's ``sources=`` filter applies.
+    """
+    wanted = {c.label_id for c in comparisons if c.label_id is not None}
+    queries = {q.id: q for q in store.queries(kind="triplet")}
+    out: list[Triplet] = []
+    for label in store.labels():
+        if label.id in wanted and label.ranking is not None and label.query_id in queries:
+            segs = queries[label.query_id].segments
+            out.append(tuple(segs[i] for i in label.ranking))  # type: ignore[arg-type]
+    return out
+
+
+def episodes_of(refs: Sequence[SegmentRef]) -> list[tuple[str, str]]:
+    """Distinct (dataset, demo) pairs, first-seen order."""
+    return list(dict.fromkeys((r.dataset, r.demo) for r in refs))
+
+
+def heldout_episodes(pool: DatasetPool, datasets: Sequence[str], train: Sequence[Sequence[str]]) -> list[SegmentRef]:
+    """Whole episodes of ``datasets`` that no training label touched."""
+    used = {(d, e) for d, e in train}
+    return [r for d in datasets for r in whole_episodes(pool.get(d)) if (r.dataset, r.demo) not in used]
+
+
+def unlabelled_videos(pool: DatasetPool, datasets: Sequence[str], limit: int, rng: np.random.Generator, camera: str | None) -> list[np.ndarray]:
+    """Up to ``limit`` whole episodes' frames (random episodes) for self-supervised pre-training."""
+    refs = [r for d in datasets for r in whole_episodes(pool.get(d))]
+    pick = rng.permutation(len(refs))[:limit]
+    return [read_video(pool, refs[i], None, camera) for i in sorted(pick)]

@@ -1,0 +1,94 @@
+"""RAPL: align the encoder with the person's preference from ranked video triplets.
+
+For a triplet ranked best-first (o⁺, o_i, o_j), the preferred video o⁺ is the anchor and
+the encoder should make the person's second choice closer to it, in optimal-transport
+terms, than the third: P(o_i ≻ o_j) = softmax(s(o⁺, o_i)/τ, s(o⁺, o_j)/τ) with
+s(a, b) = −⟨P*, C⟩ (cosine cost, Sinkhorn plan). The cross-entropy of that probability is
+minimised through the differentiable Sinkhorn, training only the last stage and the head
+(Tian et al. 2024). Each video is subsampled to a fixed number of frames, and the frozen
+front of the encoder runs once per frame before training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from robopref.rewards.visual.encoders import FrameEncoder
+from robopref.rewards.visual.sinkhorn import ot_score
+
+
+@dataclass
+class AlignConfig:
+    """Alignment settings. ``temperature`` τ scales the OT scores (cosine costs lie in
+    [0, 2], so unscaled score differences are small); ``epochs`` passes over the triplets."""
+
+    epochs: int = 60
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.05
+    eps: float = 0.05
+    sinkhorn_iters: int = 50
+
+
+@dataclass
+class AlignHistory:
+    """Per-epoch training loss and triplet accuracy (second choice closer to the anchor than the third)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    epochs_run: int = 0
+
+
+def triplet_logits(encoder: FrameEncoder, front: torch.Tensor, cfg: AlignConfig) -> torch.Tensor:
+    """(B, 2) logits [s(o⁺, o_i), s(o⁺, o_j)] / τ from front features (B, 3, F, ...) ranked best-first."""
+    B, K, Fr = front.shape[:3]
+    z = encoder.tail(front.flatten(0, 2)).view(B, K, Fr, -1)
+    anchor = torch.cat([z[:, 0], z[:, 0]])
+    others = torch.cat([z[:, 1], z[:, 2]])
+    s = ot_score(anchor, others, cfg.eps, cfg.sinkhorn_iters)
+    return torch.stack([s[:B], s[B:]], dim=1) / cfg.temperature
+
+
+def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, seed: int = 0, progress: bool = False) -> AlignHistory:
+    """Train ``encoder``'s last stage and head on ranked triplets.
+
+    Args:
+        videos: uint8 (Q, 3, F, H, W, 3): each triplet's videos, best first.
+    """
+    if videos.ndim != 6 or videos.shape[1] != 3:
+        raise ValueError(f"expected triplet videos of shape (Q, 3, frames, H, W, 3), got {videos.shape}")
+    Q, _, Fr = videos.shape[:3]
+    encoder.freeze_front()
+    front = encoder.frozen(videos.reshape(Q * 3 * Fr, *videos.shape[3:]))
+    front = front.view(Q, 3, Fr, *front.shape[1:])
+    params = list(encoder.trainable_parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    hist = AlignHistory()
+    encoder.last.train()
+    encoder.head.train()
+    target = torch.zeros(Q, dtype=torch.long)
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(Q, generator=gen)
+        tot, correct = 0.0, 0
+        for i in range(0, Q, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            logits = triplet_logits(encoder, front[idx], cfg)
+            loss = F.cross_entropy(logits, target[: len(idx)])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += loss.item() * len(idx)
+            correct += int((logits[:, 0] > logits[:, 1]).sum())
+        hist.train_loss.append(tot / Q)
+        hist.train_accuracy.append(correct / Q)
+        hist.epochs_run = epoch + 1
+        if progress and (epoch % 10 == 0 or epoch == cfg.epochs - 1):
+            print(f"rapl epoch {epoch}: loss {hist.train_loss[-1]:.4f} accuracy {hist.train_accuracy[-1]:.3f}", flush=True)
+    encoder.eval()
+    return hist
