@@ -210,8 +210,9 @@ class RobotClient:
         return Frame(image=np.asarray(out["image"]), t=float(out["t"]) - self.clock_offset, seq=int(out["seq"]),
                      depth=None if d is None else np.asarray(d))
 
-    def stats(self) -> dict[str, Any]:
-        return self._call("stats")
+    def stats(self, reset_timing: bool = False) -> dict[str, Any]:
+        """Safety counters, server counters, request handling times (``reset_timing`` starts a new window)."""
+        return self._call("stats", {"reset_timing": reset_timing})
 
 
 def _wire(command: ArmCommand | Mapping[str, Any]) -> Any:

@@ -14,7 +14,7 @@ import hmac
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping
 
@@ -52,6 +52,7 @@ class RobotServer:
         self.info = dict(info or {})
         self.watchdog = Watchdog(self.config.watchdog_timeout, self._watchdog_stop)
         self.counters: Counter[str] = Counter()
+        self.handle_s: deque[float] = deque(maxlen=10_000)  # time from receive to reply sent, per request
         self._stop = threading.Event()
         self.ready = threading.Event()
         self._ctx = zmq.Context.instance()
@@ -99,7 +100,9 @@ class RobotServer:
                             frames = self._sock.recv_multipart(zmq.NOBLOCK)
                         except zmq.Again:
                             break
+                        t0 = time.perf_counter()
                         self._handle(frames)
+                        self.handle_s.append(time.perf_counter() - t0)
                         self.watchdog.poll()
                 self.watchdog.poll()
         finally:
@@ -243,6 +246,13 @@ class RobotServer:
         return out
 
     def _stats(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"safety": self.arm.stats(), "server": dict(self.counters), "watchdog": {"fired": self.watchdog.fired,
+        handle = sorted(self.handle_s)
+        timing = {"requests": len(handle)}
+        if handle:
+            timing.update(handle_p50_ms=1000 * handle[len(handle) // 2], handle_p99_ms=1000 * handle[int(len(handle) * 0.99)],
+                          handle_max_ms=1000 * handle[-1])
+        if args.get("reset_timing"):
+            self.handle_s.clear()
+        return {"safety": self.arm.stats(), "server": dict(self.counters), "timing": timing, "watchdog": {"fired": self.watchdog.fired,
                 "timeout": self.watchdog.timeout_s},
                 "cameras": {n: {"frames_captured": getattr(c, "frames_captured", None)} for n, c in self.cameras.items()}}

@@ -218,3 +218,24 @@ def test_estop_callbacks_all_run_even_if_one_fails():
     e.latch("x")
     assert calls == [1] and e.latched and e.count == 1
     assert math.isfinite(e.latched_at)
+
+
+def test_repeated_events_are_summarised_not_logged_one_by_one(caplog):
+    import logging
+
+    from robopref_hardware.safety.eventlog import RateLimitedEventLog
+
+    t = [0.0]
+    ev = RateLimitedEventLog(logging.getLogger("test.safety"), window_s=1.0, clock=lambda: t[0])
+    with caplog.at_level(logging.INFO, logger="test.safety"):
+        for _ in range(100):
+            ev.log(logging.INFO, "clamp", "step", "clamped: step")
+        ev.log(logging.WARNING, "refuse", "non_finite", "NaN")
+        ev.log(logging.CRITICAL, "estop", "estop", "a")
+        ev.log(logging.CRITICAL, "estop", "estop", "b")
+        t[0] = 1.5
+        ev.log(logging.INFO, "clamp", "step", "clamped: step")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "clamp step: clamped: step" and "refuse non_finite: NaN" in lines
+    assert sum("estop" in m for m in lines[:-2]) == 2  # emergency stops are never held back
+    assert "clamp step ×99" in lines[-2] and lines[-1] == "clamp step: clamped: step"

@@ -25,6 +25,7 @@ import numpy as np
 from robopref_hardware.arms.base import Arm
 from robopref_hardware.geometry import quat_angle, quat_mul, quat_normalize, quat_slerp, rotvec_to_quat
 from robopref_hardware.safety.estop import EStop
+from robopref_hardware.safety.eventlog import RateLimitedEventLog
 from robopref_hardware.safety.limits import SafetyConfig, SafetyMode
 from robopref_hardware.safety.parse import CommandRejected, parse_command
 from robopref_hardware.types import ArmCommand, ArmState, CommandKind
@@ -80,6 +81,7 @@ class SafeArm:
         self._jhi = None if config.joint_high is None else np.asarray(config.joint_high, np.float64)
         self._ref_quat: np.ndarray | None = None if config.orientation_ref is None else quat_normalize(config.orientation_ref)
         self._anchor: dict[str, Any] | None = None  # last accepted target and when
+        self._log = RateLimitedEventLog(log)
 
     # -- lifecycle --------------------------------------------------------------------
     def connect(self) -> None:
@@ -94,6 +96,7 @@ class SafeArm:
             log.warning("DRY RUN: commands are checked and logged, the arm does not move")
 
     def disconnect(self) -> None:
+        self._log.flush()
         try:
             self.arm.stop()
         finally:
@@ -312,7 +315,7 @@ class SafeArm:
     def _event(self, what: str, violations: list[str], message: str) -> None:
         self.events.append({"t": time.time(), "what": what, "violations": list(violations), "message": message})
         level = logging.WARNING if what in ("refuse", "estop") else logging.INFO
-        log.log(level, "%s %s: %s", what, ",".join(violations), message)
+        self._log.log(level, what, ",".join(violations), message)
 
     def stats(self) -> dict[str, Any]:
         """Counters and the estop state, for the client and the end-of-session summary."""
