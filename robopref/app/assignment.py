@@ -20,14 +20,23 @@ query first, so a server restart loses nothing that matters.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import AbstractSet, Callable, Iterable, Mapping
 
 from robopref.prefs import Label, Query
 
 ORDERS = ("newest", "oldest")
+
+
+def answered_by(labels: Iterable[Label]) -> dict[int, set[str]]:
+    """Query id → annotators who answered it, from effective labels."""
+    found: dict[int, set[str]] = {}
+    for label in labels:
+        found.setdefault(label.query_id, set()).add(label.annotator)
+    return found
 
 
 def in_overlap(query_id: int, overlap: float) -> bool:
@@ -74,20 +83,21 @@ class Assigner:
         self.clock = clock
         self._leases: dict[str, tuple[int, float]] = {}  # annotator -> (query id, expiry time)
         self._lock = threading.Lock()
+        self._capacities: dict[int, int] = {}  # query id -> capacity (fixed per id: a cache)
 
     def capacity(self, query_id: int) -> int:
         """How many people should answer this query."""
         return self.overlap_annotators if in_overlap(query_id, self.overlap) else 1
 
-    def assign(self, annotator: str, queries: Iterable[Query], human_labels: Iterable[Label]) -> Assignment:
-        """The query ``annotator`` should answer now, given all queries and effective human labels.
+    def assign(self, annotator: str, queries: Iterable[Query], answered_by: Mapping[int, AbstractSet[str]]) -> Assignment:
+        """The query ``annotator`` should answer now, given all queries and, per query id,
+        the annotators with an effective answer to it (see :func:`answered_by`).
 
         Leases the returned query to ``annotator``. Thread-safe: concurrent callers see
         each other's leases.
         """
-        answered_by: dict[int, set[str]] = {}
-        for label in human_labels:
-            answered_by.setdefault(label.query_id, set()).add(label.annotator)
+        empty: frozenset[str] = frozenset()
+        newest = self.order == "newest"
         with self._lock:
             now = self.clock()
             self._leases = {a: lease for a, lease in self._leases.items() if lease[1] > now}
@@ -96,23 +106,33 @@ class Assigner:
                 if other != annotator:
                     held_by.setdefault(query_id, set()).add(other)
             mine = self._leases.get(annotator, (None, 0.0))[0]
-            candidates: list[tuple[tuple[int, int], Query]] = []
-            for query in queries:
-                answerers = answered_by.get(query.id, set())
+            candidates: list[tuple[int, int, int]] = []  # (rank, order key, position): native comparisons only
+            listed = queries if isinstance(queries, list) else list(queries)
+            for position, query in enumerate(listed):
+                qid = query.id
+                answerers = answered_by.get(qid, empty)
                 if annotator in answerers or not self.showable(query):
                     continue
-                taken = len(answerers) + len(held_by.get(query.id, set()) - answerers)
-                if query.id != mine and taken >= self.capacity(query.id):
+                if qid == mine:
+                    candidates.append((0, 0, position))
                     continue
-                rank = 0 if query.id == mine else 1 if answerers else 2
-                candidates.append(((rank, -query.id if self.order == "newest" else query.id), query))
+                holders = held_by.get(qid)
+                taken = len(answerers) + (len(holders - answerers) if holders else 0)
+                if taken >= self._capacity(qid):
+                    continue
+                candidates.append((1 if answerers else 2, -qid if newest else qid, position))
             if not candidates:
                 self._leases.pop(annotator, None)
                 return Assignment(None, 0)
-            candidates.sort(key=lambda c: c[0])
-            best = candidates[0][1]
-            self._leases[annotator] = (best.id, now + self.lease_s)
-        return Assignment(best, len(candidates), tuple(q for _, q in candidates[1:3]))
+            first = [listed[c[2]] for c in heapq.nsmallest(3, candidates)]
+            self._leases[annotator] = (first[0].id, now + self.lease_s)
+        return Assignment(first[0], len(candidates), tuple(first[1:]))
+
+    def _capacity(self, query_id: int) -> int:
+        found = self._capacities.get(query_id)
+        if found is None:
+            found = self._capacities[query_id] = self.capacity(query_id)
+        return found
 
     def hand_back(self, annotator: str, query_id: int) -> None:
         """Lease ``query_id`` to ``annotator`` now (after an undo, the undone query is next)."""

@@ -38,6 +38,16 @@ class Clip:
     length: int
 
 
+@dataclass(frozen=True)
+class _Open:
+    """One open dataset with what requests check against it, read once per file version."""
+
+    fingerprint: str
+    dataset: Dataset
+    image_key: str
+    lengths: dict[str, int]
+
+
 class DatasetCatalog:
     """Configured datasets, opened once, addressed by index.
 
@@ -53,26 +63,30 @@ class DatasetCatalog:
         self.real = [os.path.realpath(p) for p in self.paths]
         self.camera = camera
         self._lock = threading.Lock()
-        self._open: list[tuple[str, Dataset, str]] = [self._load(i) for i in range(len(self.paths))]
+        self._open: list[_Open] = [self._load(i) for i in range(len(self.paths))]
 
-    def _load(self, index: int) -> tuple[str, Dataset, str]:
+    def _load(self, index: int) -> "_Open":
         fingerprint = self.fingerprint(index)
         dataset = Dataset(self.paths[index])
-        return fingerprint, dataset, self._image_key(dataset, self.camera)
+        return _Open(fingerprint, dataset, self._image_key(dataset, self.camera), dataset.lengths)
 
-    def dataset(self, index: int) -> tuple[Dataset, str]:
-        """The open dataset and its image key, reopened if the file changed on disk.
+    def _current(self, index: int) -> "_Open":
+        """The open dataset, reopened if the file changed on disk.
 
         Recording appends demos by writing a new file and renaming it over the old one,
         so a long-running server must notice, or new rollouts would never be shown.
         """
         fingerprint = self.fingerprint(index)
         with self._lock:
-            if self._open[index][0] != fingerprint:
-                self._open[index][1].close()
+            if self._open[index].fingerprint != fingerprint:
+                self._open[index].dataset.close()
                 self._open[index] = self._load(index)
-            _, dataset, key = self._open[index]
-        return dataset, key
+            return self._open[index]
+
+    def dataset(self, index: int) -> tuple[Dataset, str]:
+        """The open dataset and its image key (see :meth:`_current`)."""
+        current = self._current(index)
+        return current.dataset, current.image_key
 
     @staticmethod
     def _image_key(dataset: Dataset, camera: str | None) -> str:
@@ -104,12 +118,12 @@ class DatasetCatalog:
         """Check a requested window against the files; ``NotShowable`` says what is wrong."""
         if not 0 <= dataset < len(self.paths):
             raise NotShowable(f"dataset {dataset} is not configured: this server serves datasets 0..{len(self.paths) - 1}")
-        ds, _ = self.dataset(dataset)
-        if demo not in ds.demos:
+        lengths = self._current(dataset).lengths
+        if demo not in lengths:
             raise NotShowable(f"dataset {dataset} has no demo {demo!r}")
         if length < 1 or length > MAX_SEGMENT_LENGTH:
             raise NotShowable(f"length must be between 1 and {MAX_SEGMENT_LENGTH}, got {length}")
-        steps = ds.num_samples(demo)
+        steps = lengths[demo]
         if start < 0 or start + length > steps:
             raise NotShowable(f"window [{start}, {start + length}) is outside {demo} of dataset {dataset} ({steps} steps)")
         return Clip(dataset, demo, start, length)
@@ -134,5 +148,5 @@ class DatasetCatalog:
     def close(self) -> None:
         """Close every dataset file."""
         with self._lock:
-            for _, dataset, _ in self._open:
-                dataset.close()
+            for current in self._open:
+                current.dataset.close()

@@ -38,6 +38,8 @@ class QueryViews:
 
     def showable(self, query: Query) -> bool:
         """Whether every segment of ``query`` lies inside a configured dataset."""
+        if query.id in self._showable:  # fast path without the lock: set lookups are atomic
+            return True
         with self._lock:
             if query.id in self._showable:
                 return True

@@ -30,6 +30,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from robopref.app.assignment import Assigner
 from robopref.app.catalog import DatasetCatalog, NotShowable
+from robopref.app.index import HumanAnswers, QueryList
 from robopref.app.models import NAME_PATTERN, Answer, SessionStart, Undo
 from robopref.app.overview import overview
 from robopref.app.queries import QueryViews, answer_fields, describe
@@ -66,6 +67,7 @@ def create_app(
     fps: int = 10,
     camera: str | None = None,
     lease_s: float = 900.0,
+    prefetch: bool = True,
     allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """Build the label app.
@@ -80,6 +82,8 @@ def create_app(
         fps: playback rate of the videos (the recording rate of the datasets).
         camera: which ``<camera>_image`` to show (default: each dataset's first).
         lease_s: how long a handed-out query stays reserved for its annotator.
+        prefetch: encode the videos of the next queries in the background, so the page
+            rarely waits for ffmpeg.
         allowed_hosts: accepted ``Host`` headers (guards a loopback server against DNS
             rebinding); ``None`` accepts any.
     """
@@ -90,6 +94,7 @@ def create_app(
     cache = Path(cache_dir) if cache_dir is not None else Path(f"{store.path}.videos")
     videos = VideoCache(catalog, cache, fps=fps)
     views = QueryViews(catalog)
+    all_queries, answers = QueryList(store), HumanAnswers(store, SOURCE)
     assigner = Assigner(overlap, overlap_annotators, order, lease_s, showable=views.showable)
     prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-prefetch")
 
@@ -155,12 +160,11 @@ def create_app(
         annotator = annotator.strip()
         if not annotator:
             raise _error(422, "annotator: must not be blank")
-        with store.snapshot():
-            queries = store.queries()
-            human = store.labels(source=SOURCE)
-        mine = [l for l in human if l.annotator == annotator and l.timestamp >= since]
-        picked = assigner.assign(annotator, queries, human)
-        if picked.query is not None:
+        queries = all_queries.get()
+        answered_by = answers.get()
+        mine = [l for l in store.labels(annotator=annotator, source=SOURCE) if l.timestamp >= since]
+        picked = assigner.assign(annotator, queries, answered_by)
+        if picked.query is not None and prefetch:
             warm([picked.query, *picked.upcoming])
         answered = len(mine)
         last = max(mine, key=lambda l: l.id) if mine else None
@@ -178,15 +182,21 @@ def create_app(
         """Record an answer. The same ``request_id`` again returns the stored label (200)."""
         annotator = answer.annotator
         try:
-            with store.batch():
-                query = store.query(answer.query_id)
-                if not views.showable(query):
-                    raise _error(404, f"query {query.id} is not served here: its datasets are not among this server's")
-                history = store.labels(annotator=annotator, query_id=query.id, include_superseded=True)
+            query = all_queries.find(answer.query_id)
+        except KeyError:
+            raise _error(404, f"query {answer.query_id} does not exist") from None
+        if not views.showable(query):
+            raise _error(404, f"query {query.id} is not served here: its datasets are not among this server's")
+        try:
+            with store.batch():  # check and write in one transaction: two tabs cannot both answer
+                history = store.labels(query_id=query.id, include_superseded=True)
                 for label in history:
                     if label.request_id == answer.request_id:
+                        if label.annotator != annotator:
+                            raise _error(409, f"request_id {answer.request_id!r} belongs to another annotator's answer")
                         return JSONResponse({"label_id": label.id, "query_id": query.id, "duplicate": True})
-                current = store.labels(annotator=annotator, query_id=query.id)
+                superseded = {label.supersedes for label in history}
+                current = [l for l in history if l.annotator == annotator and l.kind != "retract" and l.id not in superseded]
                 if current:
                     raise _error(409, f"{annotator} already answered query {query.id} (label {current[0].id}); undo it first to answer again")
                 fields = answer_fields(query, answer.choice, answer.ranking)
@@ -194,10 +204,9 @@ def create_app(
                     query.id, annotator=annotator, source=SOURCE, note=answer.note or None,
                     request_id=answer.request_id, **fields,
                 )
-        except KeyError:
-            raise _error(404, f"query {answer.query_id} does not exist") from None
         except ValueError as err:
             raise _error(409 if "request_id" in str(err) else 400, str(err)) from None
+        answers.added(label_id, query.id, annotator)
         assigner.release(annotator, query.id)
         return JSONResponse({"label_id": label_id, "query_id": query.id, "duplicate": False}, status_code=201)
 
@@ -224,6 +233,7 @@ def create_app(
                 retract_id = store.retract(label.id, annotator=body.annotator, source=SOURCE, request_id=body.request_id)
         except ValueError as err:
             raise _error(409, str(err)) from None
+        answers.added(retract_id, label.query_id, label.annotator, retract=True)
         assigner.hand_back(body.annotator, label.query_id)
         return JSONResponse({"retract_id": retract_id, "label_id": label.id, "query_id": label.query_id, "duplicate": False}, status_code=201)
 

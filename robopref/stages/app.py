@@ -38,6 +38,7 @@ class AppConfig(StageConfig):
     cache_dir: Optional[str] = None  # video cache (default: <db>.videos next to the store)
     fps: int = 10
     camera: Optional[str] = None  # <camera>_image to show (default: the dataset's first)
+    prefetch_videos: bool = True  # encode the next queries' videos in the background
 
 
 register_schema("app", AppConfig)
@@ -85,7 +86,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     allowed = list(LOOPBACK) if cfg.host in LOOPBACK else None
     app = create_app(
         cfg.db, datasets, cache_dir=cfg.cache_dir, overlap=cfg.annotator_overlap, overlap_annotators=cfg.overlap_annotators,
-        session_size=cfg.session_size, order=cfg.order, fps=cfg.fps, camera=cfg.camera, allowed_hosts=allowed,
+        session_size=cfg.session_size, order=cfg.order, fps=cfg.fps, camera=cfg.camera, prefetch=cfg.prefetch_videos,
+        allowed_hosts=allowed,
     )
     sock = bind(cfg.host, cfg.port)
     port = sock.getsockname()[1]
