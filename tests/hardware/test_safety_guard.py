@@ -239,3 +239,13 @@ def test_repeated_events_are_summarised_not_logged_one_by_one(caplog):
     assert lines[0] == "clamp step: clamped: step" and "refuse non_finite: NaN" in lines
     assert sum("estop" in m for m in lines[:-2]) == 2  # emergency stops are never held back
     assert "clamp step ×99" in lines[-2] and lines[-1] == "clamp step: clamped: step"
+
+
+def test_joint_speed_limit_holds_for_a_stream_of_joint_commands():
+    safe, arm, clock = make()  # the fake arm reaches each joint target at once
+    for _ in range(10):  # 10 joint targets 10 ms apart may move at most 0.5 rad/s * 0.1 s
+        tick(clock, 0.01)
+        assert safe.command({"kind": "joint", "joints": [1.0, 0.0, 0.0]}).accepted
+    assert arm.sent[-1].joints[0] <= 0.05 + 0.5 * 0.09 + 1e-9  # first command: a full step, then the speed limit
+    steps = np.diff([c.joints[0] for c in arm.sent])
+    assert np.all(steps <= 0.5 * 0.01 + 1e-9)

@@ -191,8 +191,10 @@ class SafeArm:
         if executed.kind is CommandKind.joint or executed.pos is not None:
             self.arm.send(executed)
 
-    def _anchor_for(self, state: ArmState) -> dict[str, Any]:
-        if self._anchor is not None and self._anchor.get("pos") is not None:
+    def _anchor_for(self, state: ArmState, key: str) -> dict[str, Any]:
+        """Where step limits are measured from: the last accepted target of the same space
+        (``pos`` for Cartesian commands, ``joints`` for joint commands), else the measured state."""
+        if self._anchor is not None and self._anchor.get(key) is not None:
             return self._anchor
         return {"t": None, "pos": np.asarray(state.ee_pos, np.float64), "quat": quat_normalize(state.ee_quat),
                 "joints": np.asarray(state.joint_pos, np.float64)}
@@ -203,7 +205,7 @@ class SafeArm:
 
     def _check_pose(self, cmd: ArmCommand, state: ArmState, now: float) -> tuple[ArmCommand, list[str]]:
         c, v = self.config, []
-        anchor = self._anchor_for(state)
+        anchor = self._anchor_for(state, "pos")
         a_pos, a_quat = anchor["pos"], anchor["quat"] if anchor.get("quat") is not None else quat_normalize(state.ee_quat)
         if cmd.kind is CommandKind.ee_delta:
             pos = a_pos + (cmd.pos if cmd.pos is not None else 0.0)
@@ -251,8 +253,8 @@ class SafeArm:
         if np.any(clipped != q):
             v.append("joint_limits")
             q = clipped
-        anchor = self._anchor_for(state)
-        a_q = anchor["joints"] if anchor.get("joints") is not None else np.asarray(state.joint_pos, np.float64)
+        anchor = self._anchor_for(state, "joints")
+        a_q = anchor["joints"]
         lim = self.config.joint_step_limit(self._dt(anchor, now))
         stepped = np.clip(q, a_q - lim, a_q + lim)
         if np.any(stepped != q):
@@ -278,13 +280,13 @@ class SafeArm:
     def _verify(self, cmd: ArmCommand, state: ArmState, now: float) -> list[str]:
         """Every limit, re-checked on the final target (names of those still broken)."""
         c, bad = self.config, []
-        anchor = self._anchor_for(state)
+        anchor = self._anchor_for(state, "joints" if cmd.kind is CommandKind.joint else "pos")
         dt = self._dt(anchor, now)
         if cmd.kind is CommandKind.joint:
             q = cmd.joints
             if np.any(q < self._jlo - _EPS) or np.any(q > self._jhi + _EPS):
                 bad.append("joint_limits")
-            a_q = anchor["joints"] if anchor.get("joints") is not None else state.joint_pos
+            a_q = anchor["joints"]
             if np.any(np.abs(q - a_q) > c.joint_step_limit(dt) + _EPS):
                 bad.append("joint_step")
             fk = self.arm.forward_kinematics(q)
