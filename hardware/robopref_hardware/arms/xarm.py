@@ -21,14 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from robopref_hardware.arms.base import Arm, ArmConfig
-from robopref_hardware.errors import HardwareError, NotConnectedError, require
+from robopref_hardware.errors import NotConnectedError, require
 from robopref_hardware.geometry import quat_to_rpy, rpy_to_quat
-from robopref_hardware.grippers.base import Gripper, GripperConfig
+from robopref_hardware.grippers.xarm import XArmGripper, xarm_result
 from robopref_hardware.types import ArmCommand, ArmState, CommandKind
 
 MODE_POSITION, MODE_ONLINE_CARTESIAN = 0, 7
 STATE_READY, STATE_STOP = 0, 4
-GRIPPER_UNITS_PER_M = 850 / 0.085
 
 
 @dataclass
@@ -43,35 +42,6 @@ class XArmConfig(ArmConfig):
         return XArm(self)
 
 
-def _ok(ret, what: str):
-    """xArm calls return a code (0 = success) or (code, value)."""
-    code, value = (ret[0], ret[1]) if isinstance(ret, tuple) else (ret, None)
-    if code != 0:
-        raise HardwareError(f"xArm {what} failed with code {code} (see the xArm API code documentation)")
-    return value
-
-
-class XArmGripper(Gripper):
-    def __init__(self, arm: "XArm") -> None:
-        self.config = GripperConfig(min_width=0.0, max_width=0.085, force=20.0)
-        self._arm = arm
-
-    def connect(self) -> None:
-        api = self._arm._api
-        _ok(api.set_gripper_mode(0), "set_gripper_mode")
-        _ok(api.set_gripper_enable(True), "set_gripper_enable")
-
-    def disconnect(self) -> None:
-        pass
-
-    def move(self, width: float, force: float | None = None) -> None:
-        # the xArm gripper has no force setting in position mode; the safety layer still caps requests
-        _ok(self._arm._api.set_gripper_position(float(width) * GRIPPER_UNITS_PER_M, wait=False), "set_gripper_position")
-
-    def width(self) -> float:
-        return float(_ok(self._arm._api.get_gripper_position(), "get_gripper_position")) / GRIPPER_UNITS_PER_M
-
-
 class XArm(Arm):
     def __init__(self, config: XArmConfig) -> None:
         self.config = config
@@ -82,8 +52,8 @@ class XArm(Arm):
     def _set_mode(self, mode: int) -> None:
         """Switch control mode (the xArm needs set_state(0) after every set_mode)."""
         if self._mode != mode:
-            _ok(self._api.set_mode(mode), "set_mode")
-            _ok(self._api.set_state(STATE_READY), "set_state")
+            xarm_result(self._api.set_mode(mode), "set_mode")
+            xarm_result(self._api.set_state(STATE_READY), "set_state")
             self._mode = mode
 
     def connect(self) -> None:
@@ -93,7 +63,7 @@ class XArm(Arm):
         api = wrapper.XArmAPI(self.config.host, is_radian=True)
         api.clean_error()
         api.clean_warn()
-        _ok(api.motion_enable(enable=True), "motion_enable")
+        xarm_result(api.motion_enable(enable=True), "motion_enable")
         self._api = api
         self._mode = None
         self._set_mode(MODE_ONLINE_CARTESIAN)
@@ -111,8 +81,8 @@ class XArm(Arm):
 
     def observe(self) -> ArmState:
         api = self._require()
-        pose = np.asarray(_ok(api.get_position(is_radian=True), "get_position"), np.float64)
-        pos, vel, _ = _ok(api.get_joint_states(is_radian=True), "get_joint_states")
+        pose = np.asarray(xarm_result(api.get_position(is_radian=True), "get_position"), np.float64)
+        pos, vel, _ = xarm_result(api.get_joint_states(is_radian=True), "get_joint_states")
         return ArmState(t=time.time(), joint_pos=np.asarray(pos, np.float64)[: self.n_joints],
                         joint_vel=np.asarray(vel, np.float64)[: self.n_joints], ee_pos=pose[:3] / 1000.0,
                         ee_quat=rpy_to_quat(*pose[3:6]), gripper=self.gripper.width() if self.gripper is not None else 0.0)
@@ -121,13 +91,13 @@ class XArm(Arm):
         api = self._require()
         if command.kind is CommandKind.joint:
             self._set_mode(MODE_POSITION)
-            _ok(api.set_servo_angle(angle=[float(q) for q in command.joints], speed=self.config.joint_speed, is_radian=True, wait=False),
+            xarm_result(api.set_servo_angle(angle=[float(q) for q in command.joints], speed=self.config.joint_speed, is_radian=True, wait=False),
                 "set_servo_angle")
             return
         self._set_mode(MODE_ONLINE_CARTESIAN)
         x, y, z = (np.asarray(command.pos) * 1000.0).tolist()
         roll, pitch, yaw = quat_to_rpy(command.quat).tolist()
-        _ok(api.set_position(x, y, z, roll, pitch, yaw, speed=self.config.speed_mm_s, is_radian=True, wait=False), "set_position")
+        xarm_result(api.set_position(x, y, z, roll, pitch, yaw, speed=self.config.speed_mm_s, is_radian=True, wait=False), "set_position")
 
     def stop(self) -> None:
         if self._api is None:
@@ -141,6 +111,6 @@ class XArm(Arm):
         if self.config.home_joints is None:
             raise ValueError("set hardware.arm.home_joints for an xArm")
         self._set_mode(MODE_POSITION)
-        _ok(api.set_servo_angle(angle=[float(q) for q in self.config.home_joints], speed=self.config.joint_speed, is_radian=True, wait=True),
+        xarm_result(api.set_servo_angle(angle=[float(q) for q in self.config.home_joints], speed=self.config.joint_speed, is_radian=True, wait=True),
             "set_servo_angle")
         self._set_mode(MODE_ONLINE_CARTESIAN)
