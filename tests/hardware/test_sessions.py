@@ -74,3 +74,25 @@ def test_record_session_keys_and_emergency_stop(served, tmp_path):
         ep = ds.episode("demo_0")
         assert len(ep) == 7 and list(ep.infos["refused"]) == [0, 0, 1, 1, 0, 0, 0]
         assert ep.attrs["source"] == "teleop"
+
+
+def test_rollout_of_a_diffusion_checkpoint_uses_chunks(served, tmp_path):
+    """A (tiny, untrained) robopref diffusion policy checkpoint rolled out on the arm through load_policy."""
+    pytest.importorskip("torch")
+    from robopref.policies import DiffusionPolicy, PolicyShapes, save_checkpoint
+    from robopref.robot.policies import load_robot_policy
+    from tests.policies.conftest import tiny_config
+
+    client, arm, safe = served
+    model = DiffusionPolicy(tiny_config(horizon=8, n_obs_steps=2, n_action_steps=4),
+                            PolicyShapes(action_dim=4, low_dim={"ee_pos": 3, "gripper": 1}, images={}))
+    ckpt = save_checkpoint(tmp_path / "tiny.ckpt", model)
+    policy = load_robot_policy(str(ckpt), device="cpu")
+    assert policy.n_obs_steps == 2 and hasattr(policy, "predict_chunk")  # the chunked, latency-compensated path
+    rec = EpisodeRecorder(tmp_path / "r.hdf5", ENV_ARGS, video_fps=20)
+    s = rollout_session(client, policy, rec, LoopConfig(hz=20, max_steps=10), episodes=1)
+    assert s.episodes_saved == ["demo_0"] and s.mean_inference_ms is not None
+    with Dataset(tmp_path / "r.hdf5") as ds:
+        ep = ds.episode("demo_0")
+        assert len(ep) == 10 and ep.actions.shape == (10, 4) and np.all(np.isfinite(ep.actions))
+    assert safe.counters["accepted"] + safe.counters["refused"] >= 10
