@@ -5,13 +5,15 @@ Prints one JSON object per line:
 - ``inference``: one action chunk with ``num_inference_steps`` DDIM steps, batch 1 (median
   and best of ``--reps`` calls) and chunks/s at batch 64, for the low-dim policy (20-D state,
   7-D actions) and the image policy (one 84×84 camera, ResNet-18 with GroupNorm), default
-  configs (conf/policy/*.yaml);
+  configs (conf_stage/policy/policy/*.yaml);
 - ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
 - ``train_memory``: peak RSS of ``robopref policy policy=diffusion_image`` over a generated
   image dataset read lazily, for two dataset sizes: the peak must not grow with the data.
 
 Each line also records the thread count, the device and the 1-minute load average,
-because the lab machine is a shared 2-core CPU and timings move with other jobs' load.
+because the lab machine is a shared 2-core CPU and timings move with other jobs' load;
+with ``--threads 1`` the inference lines add ``batch1_cpu_ms``, the CPU time of the call,
+which is what it would take on an idle core (wall time on a busy machine is much longer).
 
     python benchmarks/bench_policy_inference.py                 # everything
     python benchmarks/bench_policy_inference.py --only inference --device cuda
@@ -41,10 +43,10 @@ from robopref.policies import DiffusionPolicy, DiffusionPolicyConfig, EMAModel, 
 
 
 def _conf(variant: str) -> DiffusionPolicyConfig:
-    """The shipped config of ``variant`` (conf/policy/diffusion_<variant>.yaml)."""
+    """The shipped config of ``variant`` (conf_stage/policy/policy/diffusion_<variant>.yaml)."""
     from omegaconf import OmegaConf
 
-    return DiffusionPolicyConfig.from_dict(OmegaConf.load(ROOT / "conf" / "policy" / f"diffusion_{variant}.yaml"))
+    return DiffusionPolicyConfig.from_dict(OmegaConf.load(ROOT / "conf_stage" / "policy" / "policy" / f"diffusion_{variant}.yaml"))
 
 
 def _model(variant: str, device: torch.device, image_size: int) -> tuple[DiffusionPolicy, PolicyShapes]:
@@ -77,16 +79,17 @@ def bench_inference(variant: str, device: torch.device, reps: int, image_size: i
     model, shapes = _model(variant, device, image_size)
     model.eval()
     gen = torch.Generator(device=device).manual_seed(0)
-    times = []
+    times, cpu = [], []
     with torch.inference_mode():
         obs1 = _obs(shapes, 1, model.cfg.n_obs_steps, device)
         for i in range(reps + 3):
             _sync(device)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             model.predict_action(obs1, generator=gen)
             _sync(device)
             if i >= 3:
                 times.append(time.perf_counter() - t)
+                cpu.append(time.thread_time() - c)
         obs64 = _obs(shapes, 64, model.cfg.n_obs_steps, device)
         model.predict_action(obs64, generator=gen)
         big = []
@@ -100,7 +103,9 @@ def bench_inference(variant: str, device: torch.device, reps: int, image_size: i
         "bench": "inference", "variant": variant, "device": str(device), "threads": torch.get_num_threads(),
         "num_inference_steps": model.cfg.num_inference_steps, "horizon": model.cfg.horizon, "down_dims": model.cfg.down_dims,
         "image_size": image_size if variant == "image" else None, "batch1_median_ms": round(1e3 * statistics.median(times), 2),
-        "batch1_best_ms": round(1e3 * min(times), 2), "batch64_chunks_per_s": round(64 / statistics.median(big), 1),
+        "batch1_best_ms": round(1e3 * min(times), 2),
+        # CPU time of the calling thread: with one torch thread, what the call costs an idle core
+        "batch1_cpu_ms": round(1e3 * statistics.median(cpu), 2) if torch.get_num_threads() == 1 and device.type == "cpu" else None, "batch64_chunks_per_s": round(64 / statistics.median(big), 1),
         "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2), "load_avg_1min": _load(),
     }
 

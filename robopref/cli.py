@@ -57,6 +57,20 @@ def _split_flags(args: Sequence[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
+def _stage_group_dir(stage: str) -> list[str]:
+    """``--config-dir`` for config groups only this stage sees (conf_stage/STAGE/).
+
+    All stages share one config root, so a group folder there (e.g. ``policy/``, the
+    architectures of the ``policy`` stage) would turn ``policy=...`` into a group
+    choice in every other stage too (``robopref eval policy=best.ckpt``). Groups that
+    belong to one stage live in ``conf_stage/<stage>/`` and are added here.
+    """
+    from importlib.resources import files
+
+    path = files("robopref.conf_stage").joinpath(stage)
+    return ["--config-dir", str(path)] if path.is_dir() else []
+
+
 def main(argv: Sequence[str] | None = None) -> int | None:
     """Dispatch to a stage; returns the process exit status for unknown stages."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -76,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int | None:
 
     # Hydra's parser wants flags (-m, --help, --cfg job) before the key=value overrides.
     flags, overrides = _split_flags(rest)
+    flags += _stage_group_dir(stage)
     sys.argv = [f"robopref-{stage}", *flags, f"hydra.job.name={stage}", *overrides]
     app = hydra.main(config_path=CONFIG_PATH, config_name=stage, version_base="1.3")(module.run)
     app()

@@ -1,6 +1,6 @@
 """What a diffusion policy is made of: its hyper-parameters and the shapes it was built for.
 
-:class:`DiffusionPolicyConfig` is the ``policy`` config group (conf/policy/*.yaml), with
+:class:`DiffusionPolicyConfig` is the ``policy`` config group (conf_stage/policy/policy/*.yaml), with
 diffusion_policy's names. :class:`PolicyShapes` is read from the dataset. Both are
 stored in every checkpoint as plain dicts, so a checkpoint rebuilds its model alone.
 """

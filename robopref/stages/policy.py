@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PolicyStageConfig(StageConfig):
-    """Config of ``robopref policy``; ``policy`` is a group (conf/policy/*.yaml)."""
+    """Config of ``robopref policy``; ``policy`` is a group (conf_stage/policy/policy/*.yaml)."""
 
     dataset: str = MISSING
     policy: DiffusionPolicyConfig = field(default_factory=DiffusionPolicyConfig)

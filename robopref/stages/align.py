@@ -1,0 +1,143 @@
+"""``robopref align``: align a diffusion policy with preferences or a learned reward.
+
+    robopref align method=dpo policy=best.ckpt store=prefs.sqlite                 # DPO on stored labels
+    robopref align method=dpo policy=best.ckpt pairs_from=reward reward_checkpoint=reward.pt dataset=rollouts.hdf5
+    robopref align method=best_of_n policy=best.ckpt reward_checkpoint=reward.pt n=16
+
+DPO writes ``aligned.ckpt`` (a normal policy checkpoint); both methods evaluate the
+policy before and after on ``eval_episodes`` episodes of the env the policy was trained
+on and write ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from robopref.align.dpo import DPOConfig
+from robopref.config import StageConfig, register_schema
+from robopref.data.dataset import Dataset
+from robopref.data.pool import DatasetPool
+from robopref.utils.rundir import run_dir
+from robopref.utils.seed import seed_everything
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AlignConfig(StageConfig):
+    """Config of ``robopref align``."""
+
+    policy: str = MISSING  # diffusion policy checkpoint
+    method: str = "dpo"  # dpo | best_of_n
+    pairs_from: str = "labels"  # dpo: labels (from store) | reward (rollouts ranked by reward)
+    store: Optional[str] = "prefs.sqlite"
+    sources: Optional[list[str]] = None
+    reward_checkpoint: Optional[str] = None  # trajectory reward checkpoint (reward.pt)
+    dataset: Any = None  # rollouts ranked by the reward (pairs_from=reward)
+    pairs: int = 200
+    segment_length: int = 32
+    kappa: Optional[float] = None  # pessimism for Gaussian rewards (default: the reward's own)
+    n: int = 16  # best-of-N
+    dpo: DPOConfig = field(default_factory=DPOConfig)
+    eval_episodes: int = 10
+    eval_workers: Optional[int] = None
+    env: Any = None  # env config for evaluation (default: the policy's training dataset's env)
+    progress: bool = True
+
+
+register_schema("align", AlignConfig)
+
+
+def policy_env_cfg(checkpoint: str, override: Any) -> dict[str, Any] | None:
+    """The env to evaluate on: ``override``, else the env of the policy's training data."""
+    if override is not None:
+        return OmegaConf.to_container(override, resolve=True) if isinstance(override, DictConfig) else dict(override)
+    from robopref.policies.checkpoint import read_checkpoint
+
+    data = (read_checkpoint(checkpoint).get("meta") or {}).get("dataset")
+    return Dataset(data).env_args.get("robopref_env") if data and Path(data).exists() else None
+
+
+def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator) -> dict[str, Any]:
+    from robopref.align.finetune import dpo_finetune
+    from robopref.align.pairs import pairs_from_labels, pairs_from_reward
+    from robopref.prefs import PreferenceStore
+    from robopref.rewards.model import TrajectoryRewardModel
+
+    pool = DatasetPool()
+    if cfg.pairs_from == "labels":
+        with PreferenceStore(cfg.store, readonly=True) as store:
+            pairs = pairs_from_labels(store, list(cfg.sources) if cfg.sources else None)
+    elif cfg.pairs_from == "reward":
+        if not cfg.reward_checkpoint or cfg.dataset is None:
+            raise ValueError("pairs_from=reward needs reward_checkpoint=<reward.pt> and dataset=<rollouts.hdf5> to rank")
+        datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset)
+        pairs = pairs_from_reward(TrajectoryRewardModel.load(cfg.reward_checkpoint), pool, datasets, cfg.pairs, cfg.segment_length, rng, cfg.kappa)
+    else:
+        raise ValueError(f"pairs_from={cfg.pairs_from!r}: expected 'labels' or 'reward'")
+    if not pairs:
+        raise ValueError("no preference pairs with a preferred side (all ties or no labels)")
+    dpo_cfg = DPOConfig(**OmegaConf.to_container(cfg.dpo, resolve=True))
+    path, hist = dpo_finetune(cfg.policy, pairs, pool, dpo_cfg, out / "aligned.ckpt", progress=cfg.progress)
+    return {"aligned_checkpoint": str(path), "pairs": len(pairs), "implicit_accuracy": hist.implicit_accuracy[-1], "ref_distance": hist.ref_distance[-1],
+            "final_loss": hist.loss[-1]}
+
+
+def _evaluate(cfg: DictConfig, env_cfg: dict[str, Any], checkpoint: str, out: Path, tag: str) -> dict[str, Any]:
+    from robopref.eval import evaluate, write_json
+
+    res = evaluate(env_cfg, checkpoint, episodes=cfg.eval_episodes, workers=cfg.eval_workers, seed=cfg.seed, videos=2, out_dir=out / tag, progress=cfg.progress)
+    write_json(res, out / tag / "eval.json")
+    return {k: v for k, v in res.to_dict().items() if k != "episodes"}
+
+
+def _best_of_n_eval(cfg: DictConfig, env_cfg: dict[str, Any]) -> dict[str, Any]:
+    from robopref.align.best_of_n import BestOfNPolicy, TrajectoryRewardScorer
+    from robopref.policies import load_policy
+    from robopref.rewards.model import TrajectoryRewardModel
+    from robopref.rollout.factory import make_env
+    from robopref.rollout.record import record_episode
+    from robopref.stages.collect import summarize
+
+    if not cfg.reward_checkpoint:
+        raise ValueError("method=best_of_n needs reward_checkpoint=<reward.pt> to score the sampled chunks")
+    base = load_policy(cfg.policy, device=cfg.device, seed=cfg.seed)
+    scorer = TrajectoryRewardScorer(TrajectoryRewardModel.load(cfg.reward_checkpoint), base.n_obs_steps - 1, base.n_action_steps, cfg.kappa)
+    env = make_env(env_cfg)
+    out: dict[str, Any] = {}
+    for name, policy in (("before", base), ("after", BestOfNPolicy(base, scorer, n=cfg.n))):
+        eps = [record_episode(env, policy, seed=cfg.seed * 100_003 + i) for i in range(cfg.eval_episodes)]
+        out[name] = summarize(eps)
+    env.close()
+    return out
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Align, then evaluate before and after."""
+    rng = seed_everything(cfg.seed)
+    out = run_dir()
+    if not Path(cfg.policy).is_file():
+        raise ValueError(f"policy={cfg.policy!r}: no such checkpoint file")
+    env_cfg = policy_env_cfg(cfg.policy, cfg.env)
+    summary: dict[str, Any] = {"method": cfg.method, "policy": cfg.policy}
+    if cfg.method == "dpo":
+        summary.update(_dpo(cfg, out, rng))
+        if cfg.eval_episodes and env_cfg:
+            summary["before"] = _evaluate(cfg, env_cfg, cfg.policy, out, "before")
+            summary["after"] = _evaluate(cfg, env_cfg, summary["aligned_checkpoint"], out, "after")
+    elif cfg.method == "best_of_n":
+        if not env_cfg:
+            raise ValueError("method=best_of_n evaluates in an env: pass env=<group> or train the policy on a dataset that records its env")
+        summary.update(_best_of_n_eval(cfg, env_cfg))
+    else:
+        raise ValueError(f"method={cfg.method!r}: expected 'dpo' or 'best_of_n'")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    print(json.dumps(summary, indent=2, default=float))
+    return summary
