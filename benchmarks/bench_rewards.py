@@ -58,8 +58,9 @@ def heldout(pred_return: np.ndarray, truth: np.ndarray, rng: np.random.Generator
 
 
 def train_robopref(feats, i0, i1, y, seed: int, **over) -> tuple[np.ndarray, float]:
-    cfg = RewardConfig(kind=over.pop("kind", "bt"), ensemble=over.pop("ensemble", 1), hidden=HIDDEN, lr=LR, epochs=EPOCHS,
-                       batch_size=BATCH, val_fraction=0.0, patience=EPOCHS + 1, bootstrap=False, seed=seed, **over)
+    k = over.pop("ensemble", 1)
+    cfg = RewardConfig(kind=over.pop("kind", "bt"), ensemble=k, hidden=HIDDEN, lr=LR, epochs=EPOCHS,
+                       batch_size=BATCH, val_fraction=0.0, patience=EPOCHS + 1, bootstrap=k > 1, seed=seed, **over)
     spec = FeatureSpec(obs_keys=[], mean=np.zeros(feats.shape[-1]), std=np.ones(feats.shape[-1]))
     model = TrajectoryRewardModel(cfg, spec)
     t = time.perf_counter()
@@ -133,6 +134,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--skip-imitation", action="store_true")
     ap.add_argument("--skip-noise", action="store_true")
+    ap.add_argument("--ensemble", type=int, default=0, help="also train robopref's default-style ensemble of this many members (bootstrapped)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # both libraries train small MLPs; one thread is fastest and fair
     for task in args.tasks:
@@ -145,6 +147,10 @@ def main() -> None:
                 model, t_ours = train_robopref(feats, i0, i1, y, seed)
                 res = heldout(robopref_returns(model, feats[test]), truth[test], np.random.default_rng(seed))
                 print(json.dumps({"bench": "reward_vs_imitation", "task": task, "labels": budget, "seed": seed, "lib": "robopref", "train_s": t_ours, **res}), flush=True)
+                if args.ensemble > 1:
+                    model, t_ens = train_robopref(feats, i0, i1, y, seed, ensemble=args.ensemble)
+                    res = heldout(robopref_returns(model, feats[test]), truth[test], np.random.default_rng(seed))
+                    print(json.dumps({"bench": "reward_vs_imitation", "task": task, "labels": budget, "seed": seed, "lib": f"robopref_k{args.ensemble}", "train_s": t_ens, **res}), flush=True)
                 if not args.skip_imitation:
                     net, t_imit = train_imitation(feats, i0, i1, y, obs_dim, seed)
                     res = heldout(imitation_returns(net, feats[test], obs_dim), truth[test], np.random.default_rng(seed))
