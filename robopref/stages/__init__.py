@@ -13,4 +13,5 @@ STAGES: dict[str, str] = {
     "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
     "robot": "real-robot sessions via a robot server: `robot record` (teleop) or `robot rollout policy=...`, crash-safe dataset + mp4s",
     "reward": "learn a reward (Bradley-Terry ensemble, RRL) from the preference store; relabel datasets",
+    "transfer": "transfer preference labels from a labelled source task to a target task (Gromov-Wasserstein, PEARL's CPA)",
 }

@@ -1,0 +1,205 @@
+"""From a labelled source dataset to transferred labels on a target dataset.
+
+    source store + source dataset ──► source trajectories, pair labels z_ik
+    target dataset               ──► target trajectories (whole episodes or segments)
+    both                         ──► plan (GW) or nearest-pair baseline ──► ẑ_jl, confidence
+                                 ──► preference store (source "transferred")
+
+Trajectories are (state, action) sequences read with :class:`FeatureSpec` (all low-dim
+observation keys and the action unless told otherwise); each task is normalised on its
+own data (:mod:`robopref.transfer.distances`), so the tasks' spaces may differ.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from robopref.data.dataset import Dataset
+from robopref.data.pool import DatasetPool
+from robopref.data.sampling import iter_windows, whole_episodes
+from robopref.data.segments import SegmentRef
+from robopref.prefs import PreferenceStore
+from robopref.rewards.features import FeatureSpec
+from robopref.rewards.preferences import Comparison, comparisons_from_store
+from robopref.transfer.baselines import BASELINES, nearest_pair_labels
+from robopref.transfer.distances import aligned_sequences, distance_matrix, embed
+from robopref.transfer.labels import SourceLabels, TransferredLabels, transfer_labels
+from robopref.transfer.fewshot import pick_by_agreement
+from robopref.transfer.plans import Plan, check_marginal, gw_entropic, gw_exact_candidates, gw_quantized
+
+METHODS = ("gw", "gw_exact", "gw_entropic", "gw_quantized", *BASELINES)
+
+
+@dataclass
+class TransferSettings:
+    """How to transfer: the method, the trajectory distance and the solver knobs.
+
+    ``method="gw"`` picks ``gw_exact`` while both tasks have at most ``exact_max``
+    trajectories and ``gw_quantized`` above (the intra-task matrices and the exact solver
+    grow as N² and N³).
+    """
+
+    method: str = "gw"
+    distance: str = "euclidean"  # euclidean | dtw | embedding (gw_quantized uses euclidean or embedding vectors)
+    length: int = 50  # steps every trajectory is resampled to
+    exact_max: int = 1500
+    epsilon: float = 5e-3  # entropic GW
+    restarts: int = 0  # extra random starts of exact GW (lowest loss kept)
+    clusters: int | None = None  # gw_quantized parts per task (default ~2√N)
+    embed_dim: int = 32  # PCA size for distance=embedding and gw_quantized
+    source_marginal: str = "uniform"  # uniform | labels (mass ∝ 1 + number of labels a trajectory is in)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method={self.method!r}: expected one of {', '.join(METHODS)}")
+        if self.source_marginal not in ("uniform", "labels"):
+            raise ValueError(f"source_marginal={self.source_marginal!r}: expected 'uniform' or 'labels'")
+        if self.length < 2:
+            raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps")
+
+    def resolve(self, m: int, n: int) -> str:
+        """The concrete method for M source and N target trajectories."""
+        if self.method != "gw":
+            return self.method
+        return "gw_exact" if max(m, n) <= self.exact_max else "gw_quantized"
+
+
+def read_sequences(pool: DatasetPool, refs: Sequence[SegmentRef], obs_keys: Sequence[str] | None = None, use_actions: bool = True) -> list[np.ndarray]:
+    """Raw (unnormalised) state–action features of each segment, (T_i, D)."""
+    if not refs:
+        raise ValueError("no trajectories to read")
+    spec = FeatureSpec.default_for(pool.get(refs[0].dataset), obs_keys, use_actions)
+    return [spec.raw(pool.get(r.dataset).window(r, keys=spec.keys)) for r in refs]
+
+
+def same_path(a: str, b: str) -> bool:
+    """Whether two dataset paths name the same file."""
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def source_labels(comparisons: Sequence[Comparison], dataset: str | None = None) -> tuple[list[SegmentRef], SourceLabels]:
+    """Source trajectories (distinct labelled segments, in first-seen order) and their pair
+    labels, from comparisons (only those on ``dataset`` when given)."""
+    if dataset is not None:
+        comparisons = [c for c in comparisons if same_path(c.first.dataset, dataset) and same_path(c.second.dataset, dataset)]
+    if not comparisons:
+        where = f" on {dataset}" if dataset else ""
+        raise ValueError(f"the source store has no pair labels{where} to transfer (skips and retracts do not count)")
+    index: dict[SegmentRef, int] = {}
+    for c in comparisons:
+        index.setdefault(c.first, len(index))
+        index.setdefault(c.second, len(index))
+    first = np.array([index[c.first] for c in comparisons])
+    second = np.array([index[c.second] for c in comparisons])
+    labels = SourceLabels(first, second, np.array([c.y for c in comparisons]), np.array([max(c.w, 1e-6) for c in comparisons]))
+    return list(index), labels
+
+
+def load_source(store: PreferenceStore, dataset: str | None, sources: Sequence[str] = ("human", "scripted")) -> tuple[list[SegmentRef], SourceLabels]:
+    """:func:`source_labels` over the store's effective labels from ``sources``."""
+    return source_labels(comparisons_from_store(store, list(sources)), dataset)
+
+
+def target_segments(ds: Dataset, segment_length: int | None = None) -> list[SegmentRef]:
+    """Whole episodes, or non-overlapping windows of ``segment_length`` steps."""
+    return whole_episodes(ds) if not segment_length else list(iter_windows(ds, segment_length))
+
+
+def _marginal(settings: TransferSettings, labels: SourceLabels, m: int) -> np.ndarray:
+    if settings.source_marginal == "uniform":
+        return check_marginal(None, m, "source")
+    counts = np.bincount(np.concatenate([labels.first, labels.second]), minlength=m)
+    return check_marginal(1.0 + counts, m, "source")
+
+
+def candidate_plans(settings: TransferSettings, method: str, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], p: np.ndarray) -> list[Plan]:
+    """GW plans of ``method`` between source sequences ``xs`` and target sequences ``ys``:
+    one per start (``settings.restarts`` extra starts; entropic GW has one)."""
+    if method == "gw_quantized":
+        if settings.distance == "dtw":
+            raise ValueError("gw_quantized needs vector distances: use distance=euclidean or embedding (DTW is O(N²) pairs)")
+        ax, ay = aligned_sequences(xs, settings.length), aligned_sequences(ys, settings.length)
+        vx, vy = ax.reshape(len(ax), -1), ay.reshape(len(ay), -1)
+        if settings.distance == "embedding":
+            vx, vy = embed(ax, dim=settings.embed_dim), embed(ay, dim=settings.embed_dim)
+        return [gw_quantized(vx, vy, p, None, settings.clusters, settings.embed_dim, seed=settings.seed + 7 * r)
+                for r in range(settings.restarts + 1)]
+    cx = distance_matrix(xs, settings.distance, settings.length, embed_dim=settings.embed_dim)
+    cy = distance_matrix(ys, settings.distance, settings.length, embed_dim=settings.embed_dim)
+    if method == "gw_entropic":
+        return [gw_entropic(cx, cy, p, None, settings.epsilon)]
+    return gw_exact_candidates(cx, cy, p, None, settings.restarts, settings.seed)
+
+
+@dataclass
+class FewShot:
+    """Real target labels: P(first[t] ≻ second[t]) = z[t] on target trajectory indices."""
+
+    first: np.ndarray
+    second: np.ndarray
+    z: np.ndarray
+
+
+def transfer(
+    settings: TransferSettings, xs: Sequence[np.ndarray], labels: SourceLabels, ys: Sequence[np.ndarray],
+    first: np.ndarray, second: np.ndarray, fewshot: FewShot | None = None,
+) -> tuple[TransferredLabels, Plan | None]:
+    """Transferred labels for target pairs (first[t], second[t]) and the plan (None for baselines).
+
+    Of several candidate plans (restarts), the one of lowest GW loss is used, or, with
+    ``fewshot`` labels, the one whose transferred labels agree best with them.
+    """
+    method = settings.resolve(len(xs), len(ys))
+    if method in BASELINES:
+        ax, ay = aligned_sequences(xs, settings.length), aligned_sequences(ys, settings.length)
+        return nearest_pair_labels(ax, ay, labels, first, second, method), None
+    plans = candidate_plans(settings, method, xs, ys, _marginal(settings, labels, len(xs)))
+    losses = [np.inf if p.loss is None else p.loss for p in plans]
+    if fewshot is not None and len(plans) > 1:
+        checks = [transfer_labels(p.matrix, labels, fewshot.first, fewshot.second) for p in plans]
+        plan = plans[pick_by_agreement(checks, fewshot.z, losses)]
+        plan.info["picked_by"] = "fewshot agreement"
+    else:
+        plan = plans[int(np.argmin(losses))]
+    plan.info["candidates"] = len(plans)
+    return transfer_labels(plan.matrix, labels, first, second), plan
+
+
+def random_pairs(n: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` distinct unordered pairs of n items (all pairs when count <= 0 or too many), random order within each pair."""
+    total = n * (n - 1) // 2
+    if count <= 0 or count >= total:
+        first, second = np.triu_indices(n, 1)
+    else:
+        chosen: set[tuple[int, int]] = set()
+        while len(chosen) < count:
+            a = rng.integers(0, n, 2 * (count - len(chosen)))
+            b = rng.integers(0, n, len(a))
+            for x, y in zip(a, b):
+                if x != y and len(chosen) < count:
+                    chosen.add((min(x, y), max(x, y)))
+        first, second = (np.array(v) for v in zip(*sorted(chosen)))
+    flip = rng.random(len(first)) < 0.5
+    return np.where(flip, second, first), np.where(flip, first, second)
+
+
+def write_transferred(
+    store: PreferenceStore, refs: Sequence[SegmentRef], result: TransferredLabels, keep: np.ndarray, annotator: str,
+    confidence_scale: float = 1.0, meta: dict | None = None,
+) -> list[int]:
+    """Add a query per kept target pair and its soft label (source ``transferred``) in one
+    transaction; the stored confidence is the transfer confidence × ``confidence_scale``.
+    Returns the label ids."""
+    idx = np.flatnonzero(keep)
+    with store.batch():
+        qids = store.add_queries([(refs[result.first[t]], refs[result.second[t]]) for t in idx], origin="transfer", meta=meta)
+        return [
+            store.add_label(q, annotator=annotator, source="transferred", value=float(result.value[t]),
+                            confidence=float(np.clip(result.confidence[t] * confidence_scale, 0.0, 1.0)))
+            for q, t in zip(qids, idx)
+        ]
