@@ -220,14 +220,20 @@ def test_estop_callbacks_all_run_even_if_one_fails():
     assert math.isfinite(e.latched_at)
 
 
-def test_repeated_events_are_summarised_not_logged_one_by_one(caplog):
+def test_repeated_events_are_summarised_not_logged_one_by_one():
     import logging
 
     from robopref_hardware.safety.eventlog import RateLimitedEventLog
 
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("test.safety.events")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     t = [0.0]
-    ev = RateLimitedEventLog(logging.getLogger("test.safety"), window_s=1.0, clock=lambda: t[0])
-    with caplog.at_level(logging.INFO, logger="test.safety"):
+    ev = RateLimitedEventLog(logger, window_s=1.0, clock=lambda: t[0])
+    try:
         for _ in range(100):
             ev.log(logging.INFO, "clamp", "step", "clamped: step")
         ev.log(logging.WARNING, "refuse", "non_finite", "NaN")
@@ -235,7 +241,8 @@ def test_repeated_events_are_summarised_not_logged_one_by_one(caplog):
         ev.log(logging.CRITICAL, "estop", "estop", "b")
         t[0] = 1.5
         ev.log(logging.INFO, "clamp", "step", "clamped: step")
-    lines = [r.getMessage() for r in caplog.records]
+    finally:
+        logger.removeHandler(handler)
     assert lines[0] == "clamp step: clamped: step" and "refuse non_finite: NaN" in lines
     assert sum("estop" in m for m in lines[:-2]) == 2  # emergency stops are never held back
     assert "clamp step ×99" in lines[-2] and lines[-1] == "clamp step: clamped: step"
