@@ -71,6 +71,11 @@ class Arm(ABC):
     def n_joints(self) -> int:
         return int(self.config.n_joints)
 
+    def measure(self) -> ArmState:
+        """Joint and end-effector state for the safety checks, as cheaply as the backend can
+        (called on every command; ``extra`` may be left empty). Default: :meth:`observe`."""
+        return self.observe()
+
     def forward_kinematics(self, joints: np.ndarray) -> np.ndarray | None:
         """End-effector position (3,) of a joint configuration, or None when unknown."""
         return None

@@ -142,6 +142,13 @@ class SimArm(Arm):
                         ee_quat=snap["quat"].copy(), gripper=snap["gripper"],
                         extra={"task_state": task_state.copy(), "reward": np.array([reward]), "success": np.array([success])})
 
+    def measure(self) -> ArmState:
+        """Joints, hand pose and gripper from the last tick, without Meta-World's task signals."""
+        self._require()
+        snap = self._snap
+        return ArmState(t=snap["t"], joint_pos=snap["q"].copy(), joint_vel=snap["qd"].copy(), ee_pos=snap["pos"].copy(),
+                        ee_quat=snap["quat"].copy(), gripper=snap["gripper"])
+
     def _task_signals(self) -> tuple[int, np.ndarray, float, float]:
         """(tick, Meta-World task state, reward, success) now; call with the lock held."""
         sim = self.env._sim

@@ -167,7 +167,7 @@ class SafeArm:
     def _check(self, raw: ArmCommand | Mapping[str, Any], now: float) -> tuple[ArmCommand, list[str]] | CommandReport:
         """The checked absolute command and its violations, or the refusal report."""
         cmd = parse_command(raw, self.arm.n_joints)
-        state = self.arm.observe()
+        state = self.arm.measure()
         if cmd.kind is CommandKind.joint:
             executed, violations = self._check_joint(cmd, state, now)
         else:
