@@ -1,0 +1,135 @@
+"""What each pushing task asks for, and what the person additionally prefers.
+
+All tasks share the goal (every block in the green strip) and the dense task reward.
+They differ in the initial layout and in the person's preference:
+
+- ``push``: no preference; ``pref_score`` equals ``task_reward``.
+- ``avoid``: never let the robot or a block touch the red zone; each object inside it
+  costs ``ZONE_PENALTY`` per step.
+- ``group``: keep the blocks together; the spread (largest distance of a block from the
+  blocks' centroid) beyond ``GROUP_THRESHOLD`` costs ``GROUP_PENALTY`` per unit per step.
+
+``pref_score`` is the person's per-step reward, so summing it over a segment ranks
+segments the way the person would; ``violation`` says the preference was broken at
+this step. Both are hidden ground truth: only scripted teachers and evaluation read them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+
+from robopref_envs.push2d.geometry import Rect, disc_overlaps_rect, polygon_overlaps_rect
+from robopref_envs.push2d.layout import BLOCK_HALF, GOAL, ZONE
+from robopref_envs.push2d.physics import World
+from robopref_envs.push2d.spawn import clustered_blocks, scattered_blocks
+
+REACH_WEIGHT = 0.2  # weight of the robot's distance to the nearest block still to push
+ZONE_PENALTY = 1.0
+GROUP_THRESHOLD = 0.3
+GROUP_PENALTY = 2.0
+
+
+def blocks_in_goal(world: World) -> np.ndarray:
+    """(num_blocks,) bool: whether each block's centre is inside the goal strip."""
+    return np.array([GOAL.contains(p) for p in world.block_positions], dtype=bool)
+
+
+def task_reward(world: World) -> float:
+    """Dense, non-positive reward, 0 exactly when every block is in the goal.
+
+    Minus the mean distance of the blocks to the goal, minus a small term pulling the
+    robot to the nearest block that is not there yet (so approaching counts as progress).
+    """
+    positions = world.block_positions
+    goal_distance = np.array([GOAL.distance(p) for p in positions])
+    remaining = positions[goal_distance > 0]
+    reach = 0.0
+    if len(remaining):
+        contact = BLOCK_HALF + world.embodiment.radius
+        reach = max(0.0, float(np.linalg.norm(remaining - world.robot_position, axis=1).min()) - contact)
+    return -float(goal_distance.mean()) - REACH_WEIGHT * reach
+
+
+def block_spread(world: World) -> float:
+    """Largest distance of a block centre from the blocks' centroid (0 for one block)."""
+    positions = world.block_positions
+    return float(np.linalg.norm(positions - positions.mean(axis=0), axis=1).max())
+
+
+def objects_in_zone(world: World, zone: Rect) -> int:
+    """How many of the robot and the blocks overlap ``zone``."""
+    robot = world.robot_vertices()
+    if robot is None:
+        inside = int(disc_overlaps_rect(world.robot_position, world.embodiment.radius, zone))
+    else:
+        inside = int(polygon_overlaps_rect(robot, zone))
+    return inside + sum(polygon_overlaps_rect(block, zone) for block in world.block_vertices())
+
+
+class Task(ABC):
+    """A pushing task: its initial blocks and the person's preference on top of the goal."""
+
+    name: str
+    zone: Rect | None = None  # drawn in red when set
+
+    @abstractmethod
+    def sample_blocks(self, num_blocks: int, rng: np.random.Generator) -> np.ndarray:
+        """Initial block poses, (num_blocks, 3) rows of (x, y, angle)."""
+
+    @abstractmethod
+    def preference_penalty(self, world: World) -> tuple[float, bool]:
+        """(penalty >= 0 subtracted from the task reward, whether the preference is violated)."""
+
+    def evaluate(self, world: World) -> dict[str, Any]:
+        """The per-step info: ``success``, ``task_reward``, ``pref_score``, ``violation``."""
+        reward = task_reward(world)
+        penalty, violation = self.preference_penalty(world)
+        return {
+            "success": bool(blocks_in_goal(world).all()),
+            "task_reward": reward,
+            "pref_score": reward - penalty,
+            "violation": bool(violation),
+        }
+
+
+class PushTask(Task):
+    name = "push"
+
+    def sample_blocks(self, num_blocks: int, rng: np.random.Generator) -> np.ndarray:
+        return scattered_blocks(num_blocks, rng)
+
+    def preference_penalty(self, world: World) -> tuple[float, bool]:
+        return 0.0, False
+
+
+class AvoidTask(PushTask):
+    name = "avoid"
+    zone = ZONE
+
+    def preference_penalty(self, world: World) -> tuple[float, bool]:
+        inside = objects_in_zone(world, ZONE)
+        return ZONE_PENALTY * inside, inside > 0
+
+
+class GroupTask(Task):
+    name = "group"
+
+    def sample_blocks(self, num_blocks: int, rng: np.random.Generator) -> np.ndarray:
+        return clustered_blocks(num_blocks, rng)
+
+    def preference_penalty(self, world: World) -> tuple[float, bool]:
+        excess = block_spread(world) - GROUP_THRESHOLD
+        return GROUP_PENALTY * max(excess, 0.0), excess > 0
+
+
+TASKS: dict[str, type[Task]] = {"push": PushTask, "avoid": AvoidTask, "group": GroupTask}
+
+
+def make_task(name: str) -> Task:
+    """The task called ``name``; an unknown name fails with the valid choices."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
+    return TASKS[name]()
