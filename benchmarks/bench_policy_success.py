@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--env", action="append", default=[], help="env overrides for collect, e.g. env.task=drawer-open-v3")
     ap.add_argument("--variant", default="lowdim", choices=["lowdim", "image"])
     ap.add_argument("--demos", type=int, default=100)
+    ap.add_argument("--noise", type=float, default=0.0, help="expert action noise (with detours: demos then show recoveries)")
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
     ap.add_argument("--epochs", type=int, default=300, help="cosine schedule length; the budget may stop earlier")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -76,16 +77,16 @@ def main() -> None:
 
     env_yaml = ROOT / "conf" / "env" / f"{args.task}.yaml"
     label = "-".join([args.task] + [o.split("=", 1)[1] for o in args.env])
-    base = {"task": label, "variant": args.variant, "demos": args.demos, "seed": args.seed}
+    base = {"task": label, "variant": args.variant, "demos": args.demos, "noise": args.noise, "seed": args.seed}
     if not env_yaml.exists():
         print(json.dumps({**base, "skipped": f"no env config {env_yaml.relative_to(ROOT)} (adapter not available)"}))
         return
-    work = Path(args.workdir) / f"{label}-{args.variant}-d{args.demos}-s{args.seed}"
+    work = Path(args.workdir) / f"{label}-{args.variant}-d{args.demos}-n{args.noise:g}-s{args.seed}"
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
     demos = work / "demos.hdf5"
     if not demos.exists():
-        robopref("collect", f"env={args.task}", *args.env, f"episodes={args.demos}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
+        robopref("collect", f"env={args.task}", *args.env, f"episodes={args.demos}", f"noise={args.noise}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
     run = work / "train"
     t0 = time.time()
     robopref(

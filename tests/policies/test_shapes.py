@@ -84,3 +84,19 @@ def test_split_by_demo_and_filter_key(line_dataset):
     assert len(val) == 1 and set(train) | set(val) == set(ds.demos) and not set(train) & set(val)
     assert split_demos(ds.demos, 0.3, seed=0) == (train, val)
     assert split_demos(["demo_0"], 0.5, seed=0) == (["demo_0"], [])
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "sample"])
+def test_loss_target_follows_prediction_type(prediction_type, monkeypatch):
+    torch.manual_seed(0)
+    model = DiffusionPolicy(tiny_config(prediction_type=prediction_type), PolicyShapes(action_dim=2, low_dim={"state": 2}, images={}))
+    batch = {"obs": {"state": torch.randn(4, 2, 2)}, "action": torch.rand(4, 8, 2) * 2 - 1}  # identity normaliser
+    captured = {}
+
+    def add_noise(x, noise, t):
+        captured["noise"], captured["action"] = noise, x
+        return x + noise
+
+    monkeypatch.setattr(model.noise_scheduler, "add_noise", add_noise)
+    monkeypatch.setattr(model.unet, "forward", lambda noisy, t, cond: captured["noise"] if prediction_type == "epsilon" else captured["action"])
+    assert model.compute_loss(batch).item() == 0.0  # the perfect denoiser for this prediction type has zero loss
