@@ -83,6 +83,9 @@ class HumanAnswers:
                 return  # never built, or the rebuild already read this label (ids are max + 1)
             self._rows += 1
             if retract:
-                self._by_query.get(query_id, set()).discard(annotator)
+                answerers = self._by_query.get(query_id, set())
+                answerers.discard(annotator)
+                if not answerers:
+                    self._by_query.pop(query_id, None)
             else:
                 self._by_query.setdefault(query_id, set()).add(annotator)

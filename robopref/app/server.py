@@ -15,7 +15,6 @@ import logging
 import os
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
@@ -96,12 +95,11 @@ def create_app(
     views = QueryViews(catalog)
     all_queries, answers = QueryList(store), HumanAnswers(store, SOURCE)
     assigner = Assigner(overlap, overlap_annotators, order, lease_s, showable=views.showable)
-    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="video-prefetch")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        prefetch.shutdown(wait=False, cancel_futures=True)
+        videos.close()
         store.close()
         catalog.close()
 
@@ -124,12 +122,14 @@ def create_app(
         return JSONResponse({"error": f"the preference store cannot be used right now: {exc}"}, status_code=503)
 
     def warm(queries: Sequence[Any]) -> None:
+        clips = []
         for query in queries:
             for segment in query.segments:
                 try:
-                    prefetch.submit(videos.path, catalog.clip_of(segment))
-                except (NotShowable, RuntimeError):
-                    pass  # not showable (never assigned anyway) or shutting down
+                    clips.append(catalog.clip_of(segment))
+                except NotShowable:
+                    pass  # never assigned anyway
+        videos.prefetch(clips)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
