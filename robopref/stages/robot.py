@@ -64,9 +64,7 @@ class RobotConfig(StageConfig):
     episodes: int = 3
     max_steps: int = 200
     output: str = "data/robot.hdf5"  # relative to the working directory, shared by record and rollout
-    # a checkpoint path, or scripted:reach. Given as `policy=...` on the command line: conf/policy/ is the
-    # diffusion-policy config group, so preprocess_args renames the override to this field.
-    rollout_policy: Optional[str] = None
+    policy: Optional[str] = None  # rollout: a checkpoint path, or scripted:reach
     teleop: TeleopKind = TeleopKind.keyboard
     key_script: list = field(default_factory=list)
     latency_compensation: bool = True
@@ -80,13 +78,8 @@ MODES = [m.value for m in RobotMode]
 
 
 def preprocess_args(args: list[str]) -> list[str]:
-    """``robopref robot rollout policy=X ...`` → ``mode=rollout rollout_policy=X ...``.
-
-    The sub-command is a config field; ``policy=`` would otherwise name Hydra's ``policy``
-    config group (the diffusion-policy architectures), so it is renamed here.
-    """
-    out = [f"mode={args[0]}", *args[1:]] if args and args[0] in MODES else list(args)
-    return [f"rollout_policy={a.split('=', 1)[1]}" if a.startswith("policy=") else a for a in out]
+    """``robopref robot rollout ...`` → ``robopref robot mode=rollout ...`` (the sub-command is a config field)."""
+    return [f"mode={args[0]}", *args[1:]] if args and args[0] in MODES else list(args)
 
 
 def _teleop(cfg: DictConfig):
@@ -137,14 +130,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 raise ValueError("robot record needs a teleop device: teleop=keyboard|gamepad|script")
             summary = record_session(client, teleop, recorder, loop_cfg, episodes=cfg.episodes)
         else:
-            if not cfg.rollout_policy:
+            if not cfg.policy:
                 raise ValueError("robot rollout needs policy=<checkpoint path> (or policy=scripted:reach with hardware=sim)")
             from robopref.robot.policies import load_robot_policy
 
-            policy = load_robot_policy(cfg.rollout_policy, device=cfg.device)
+            policy = load_robot_policy(cfg.policy, device=cfg.device)
             summary = rollout_session(client, policy, recorder, loop_cfg, episodes=cfg.episodes, teleop=teleop,
                                       latency_compensation=cfg.latency_compensation, stop_on_success=cfg.stop_on_success,
-                                      attrs={"policy": cfg.rollout_policy})
+                                      attrs={"policy": cfg.policy})
     finally:
         if teleop is not None:
             teleop.disconnect()

@@ -17,9 +17,9 @@ from tests.hardware.fakes import free_port, spawn_sim_server
 KEYS = "[c,w,w,a,a,r,b,null,c,s,s,d,f,g,b,null,c,w,d,r,r,b]"
 
 
-def test_preprocess_args_maps_subcommand_and_policy():
+def test_preprocess_args_maps_the_subcommand_to_mode():
     assert preprocess_args(["record", "episodes=3"]) == ["mode=record", "episodes=3"]
-    assert preprocess_args(["rollout", "policy=a.ckpt"]) == ["mode=rollout", "rollout_policy=a.ckpt"]
+    assert preprocess_args(["rollout", "policy=a.ckpt"]) == ["mode=rollout", "policy=a.ckpt"]
     assert preprocess_args(["episodes=1"]) == ["episodes=1"]
 
 
