@@ -97,6 +97,12 @@ def annotator(url: str, name: str, answers: int, out: dict, barrier: threading.B
     out[name] = {"answer_ms": answer_ms, "next_ms": next_ms, "seen": seen, "errors": errors}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     a = np.asarray(values)
     return {"n": int(a.size), "p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
@@ -124,12 +130,13 @@ def main() -> int:
             barrier = threading.Barrier(args.annotators)
             threads = [threading.Thread(target=annotator, args=(url, f"annotator-{i}", args.answers, results, barrier, args.think_ms / 1000))
                        for i in range(args.annotators)]
-            t0 = time.perf_counter()
+            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join(timeout=600)
             wall = time.perf_counter() - t0
+            server_cpu = cpu_seconds(proc.pid) - cpu0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -148,6 +155,7 @@ def main() -> int:
         "query_shown_twice_to_one_annotator": seen_twice,
         "queries_with_2_annotators": sum(n >= 2 for n in answered_by.values()),
         "errors": errors[:5], "wall_s": round(wall, 2), "answers_per_s": round(expected / wall, 1),
+        "server_cpu_s": round(server_cpu, 2), "server_cpu_ms_per_next_and_answer": round(1000 * server_cpu / expected, 2),
         "cpu_count": os.cpu_count(), "loadavg_1min": round(os.getloadavg()[0], 2),
     }
     answer_lat = percentiles([x for r in results.values() for x in r["answer_ms"]])

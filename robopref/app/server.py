@@ -34,6 +34,7 @@ from robopref.app.models import NAME_PATTERN, Answer, SessionStart, Undo
 from robopref.app.overview import overview
 from robopref.app.queries import QueryViews, answer_fields, describe
 from robopref.app.videos import VideoCache
+from robopref.app.writer import GroupWriter
 from robopref.prefs import PreferenceStore
 from robopref.prefs.errors import StoreError
 
@@ -94,11 +95,13 @@ def create_app(
     videos = VideoCache(catalog, cache, fps=fps)
     views = QueryViews(catalog)
     all_queries, answers = QueryList(store), HumanAnswers(store, SOURCE)
+    writer = GroupWriter(store)
     assigner = Assigner(overlap, overlap_annotators, order, lease_s, showable=views.showable)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        writer.close()
         videos.close()
         store.close()
         catalog.close()
@@ -187,25 +190,30 @@ def create_app(
             raise _error(404, f"query {answer.query_id} does not exist") from None
         if not views.showable(query):
             raise _error(404, f"query {query.id} is not served here: its datasets are not among this server's")
+
+        def write(store: PreferenceStore) -> tuple[int, bool]:
+            # check and write in one transaction: two tabs cannot both answer
+            history = store.labels(query_id=query.id, include_superseded=True)
+            for label in history:
+                if label.request_id == answer.request_id:
+                    if label.annotator != annotator:
+                        raise _error(409, f"request_id {answer.request_id!r} belongs to another annotator's answer")
+                    return label.id, True
+            superseded = {label.supersedes for label in history}
+            current = [l for l in history if l.annotator == annotator and l.kind != "retract" and l.id not in superseded]
+            if current:
+                raise _error(409, f"{annotator} already answered query {query.id} (label {current[0].id}); undo it first to answer again")
+            fields = answer_fields(query, answer.choice, answer.ranking)
+            new = store.add_label(query.id, annotator=annotator, source=SOURCE, note=answer.note or None,
+                                  request_id=answer.request_id, **fields)
+            return new, False
+
         try:
-            with store.batch():  # check and write in one transaction: two tabs cannot both answer
-                history = store.labels(query_id=query.id, include_superseded=True)
-                for label in history:
-                    if label.request_id == answer.request_id:
-                        if label.annotator != annotator:
-                            raise _error(409, f"request_id {answer.request_id!r} belongs to another annotator's answer")
-                        return JSONResponse({"label_id": label.id, "query_id": query.id, "duplicate": True})
-                superseded = {label.supersedes for label in history}
-                current = [l for l in history if l.annotator == annotator and l.kind != "retract" and l.id not in superseded]
-                if current:
-                    raise _error(409, f"{annotator} already answered query {query.id} (label {current[0].id}); undo it first to answer again")
-                fields = answer_fields(query, answer.choice, answer.ranking)
-                label_id = store.add_label(
-                    query.id, annotator=annotator, source=SOURCE, note=answer.note or None,
-                    request_id=answer.request_id, **fields,
-                )
+            label_id, duplicate = writer.write(write)
         except ValueError as err:
             raise _error(409 if "request_id" in str(err) else 400, str(err)) from None
+        if duplicate:
+            return JSONResponse({"label_id": label_id, "query_id": query.id, "duplicate": True})
         answers.added(label_id, query.id, annotator)
         assigner.release(annotator, query.id)
         return JSONResponse({"label_id": label_id, "query_id": query.id, "duplicate": False}, status_code=201)
@@ -219,20 +227,25 @@ def create_app(
             raise _error(404, f"label {body.label_id} does not exist") from None
         if label.annotator != body.annotator or label.source != SOURCE:
             raise _error(403, f"label {label.id} is not an answer of {body.annotator}; only your own answers can be undone")
+
+        def write(store: PreferenceStore) -> tuple[int, bool]:
+            history = store.labels(query_id=label.query_id, include_superseded=True)
+            for row in history:
+                if row.request_id == body.request_id:
+                    return row.id, True
+            if label.kind == "retract":
+                raise _error(409, f"label {label.id} is itself an undo; it cannot be undone")
+            newer = [row.id for row in history if row.supersedes == label.id]
+            if newer:
+                raise _error(409, f"label {label.id} was already undone or replaced (by label {newer[0]})")
+            return store.retract(label.id, annotator=body.annotator, source=SOURCE, request_id=body.request_id), False
+
         try:
-            with store.batch():
-                history = store.labels(query_id=label.query_id, include_superseded=True)
-                for row in history:
-                    if row.request_id == body.request_id:
-                        return JSONResponse({"retract_id": row.id, "label_id": label.id, "query_id": label.query_id, "duplicate": True})
-                if label.kind == "retract":
-                    raise _error(409, f"label {label.id} is itself an undo; it cannot be undone")
-                newer = [row.id for row in history if row.supersedes == label.id]
-                if newer:
-                    raise _error(409, f"label {label.id} was already undone or replaced (by label {newer[0]})")
-                retract_id = store.retract(label.id, annotator=body.annotator, source=SOURCE, request_id=body.request_id)
+            retract_id, duplicate = writer.write(write)
         except ValueError as err:
             raise _error(409, str(err)) from None
+        if duplicate:
+            return JSONResponse({"retract_id": retract_id, "label_id": label.id, "query_id": label.query_id, "duplicate": True})
         answers.added(retract_id, label.query_id, label.annotator, retract=True)
         assigner.hand_back(body.annotator, label.query_id)
         return JSONResponse({"retract_id": retract_id, "label_id": label.id, "query_id": label.query_id, "duplicate": False}, status_code=201)

@@ -12,8 +12,11 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
+from omegaconf import OmegaConf
 
 from robopref.prefs import PreferenceStore
+from robopref.stages import app as app_stage
 from tests.test_cli import LINE, ROOT, robopref
 
 
@@ -35,8 +38,8 @@ def test_collect_label_app_answers_reward(tmp_path):
     assert out.returncode == 0, out.stderr
     out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "teacher=none", "queries=12", "segment_length=6", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    out = robopref("app", f"db={store}", cwd=tmp_path)  # forgot datasets=: the message lists them
-    assert out.returncode != 0 and f"the queries in {store} refer to: [{data}]" in out.stderr
+    with pytest.raises(ValueError, match=re.escape(f"the queries in {store} refer to: [{data}]")):
+        app_stage.run(OmegaConf.create({"db": str(store), "datasets": []}))  # forgot datasets=: the message lists them
     proc, url = start_app(f"db={store}", f"datasets=[{data}]", "port=0", "prefetch_videos=false", cwd=tmp_path)
     try:
         with httpx.Client(base_url=url, timeout=30) as client:
@@ -49,7 +52,7 @@ def test_collect_label_app_answers_reward(tmp_path):
                 assert r.status_code == 201, r.text
                 answered += 1
             assert answered == 12
-            video = client.get(f"/api/videos/0/demo_0/0/6.webm")
+            video = client.get("/api/videos/0/demo_0/0/6.webm")
             assert video.status_code == 200 and video.content[:4] == b"\x1a\x45\xdf\xa3"
     finally:
         proc.terminate()
