@@ -32,6 +32,22 @@ def ranked_triplets(store: PreferenceStore, comparisons: Sequence[Comparison]) -
     return out
 
 
+def preferred_videos(triplets: Sequence[Triplet], k: int) -> list[SegmentRef]:
+    """The ``k`` most preferred labelled videos, by mean Borda points over their triplets
+    (2 for ranked first, 1 second, 0 third; ties broken by more appearances, then first seen).
+
+    Only ever-first videos qualify. Keeping few, clearly preferred references matters: with
+    every triplet's winner as a reference, a poor rollout finds a poor "winner" to match.
+    """
+    points: dict[SegmentRef, list[int]] = {}
+    for t in triplets:
+        for pos, ref in enumerate(t):
+            points.setdefault(ref, []).append(2 - pos)
+    winners = [r for r in points if 2 in points[r]]
+    order = sorted(range(len(winners)), key=lambda i: (-np.mean(points[winners[i]]), -len(points[winners[i]]), i))
+    return [winners[i] for i in order[: max(1, k)]]
+
+
 def episodes_of(refs: Sequence[SegmentRef]) -> list[tuple[str, str]]:
     """Distinct (dataset, demo) pairs, first-seen order."""
     return list(dict.fromkeys((r.dataset, r.demo) for r in refs))

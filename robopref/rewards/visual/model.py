@@ -21,7 +21,7 @@ from robopref.data.pool import DatasetPool
 from robopref.data.segments import SegmentRef
 from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
 from robopref.rewards.visual.frames import read_video
-from robopref.rewards.visual.sinkhorn import cosine_cost, ot_score, sinkhorn
+from robopref.rewards.visual.sinkhorn import cosine_cost, sinkhorn
 
 FORMAT = "robopref/visual-reward/1"
 KINDS = ("rapl", "rlhf_visual")
@@ -107,10 +107,10 @@ class VisualRewardModel:
         idx = torch.stack([torch.as_tensor(np.round(np.linspace(0, n - 1, F)).astype(np.int64)) for n in lengths])
         sub = torch.gather(padded, 1, idx[:, :, None].expand(-1, -1, padded.shape[-1]))  # (B, F, D)
         B = len(lengths)
-        a = sub[:, None].expand(B, R, F, -1).reshape(B * R, F, -1)
-        b = self.references[None].expand(B, R, F, -1).reshape(B * R, F, -1)
-        scores = ot_score(a, b, float(self.settings["eps"]), int(self.settings["sinkhorn_iters"])).view(B, R)
-        return scores.argmax(1)
+        x, y = torch.nn.functional.normalize(sub, dim=-1), torch.nn.functional.normalize(self.references, dim=-1)
+        C = (1.0 - torch.einsum("bfd,rgd->brfg", x, y)).reshape(B * R, F, F)  # every (rollout, reference) pair at once
+        P = sinkhorn(C, float(self.settings["eps"]), iters=int(self.settings["sinkhorn_iters"]))
+        return (-(P * C).sum((1, 2))).view(B, R).argmax(1)
 
     def segment_rewards(self, pool: DatasetPool, refs: Sequence[SegmentRef], chunk: int = 128) -> list[np.ndarray]:
         """Per-step rewards of segments, read lazily and processed ``chunk`` at a time."""

@@ -26,7 +26,7 @@ class AlignConfig:
     """Alignment settings. ``temperature`` τ scales the OT scores (cosine costs lie in
     [0, 2], so unscaled score differences are small); ``epochs`` passes over the triplets."""
 
-    epochs: int = 60
+    epochs: int = 20
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4

@@ -22,7 +22,7 @@ from robopref.data.sampling import sample_pairs, whole_episodes
 from robopref.eval.preference_metrics import preference_accuracy, return_correlations
 from robopref.prefs import PreferenceStore
 from robopref.rewards.preferences import Comparison, datasets_of
-from robopref.rewards.visual.data import episodes_of, heldout_episodes, ranked_triplets, unlabelled_videos
+from robopref.rewards.visual.data import episodes_of, heldout_episodes, preferred_videos, ranked_triplets, unlabelled_videos
 from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
 from robopref.rewards.visual.frames import read_videos
 from robopref.rewards.visual.model import VisualRewardModel, reward_head
@@ -133,14 +133,15 @@ class RaplRecipe(VisualRewardRecipe):
 
     kind = "rapl"
 
-    def __init__(self, align: Any = None, **kwargs: Any) -> None:
+    def __init__(self, align: Any = None, references: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.align_cfg = _config(AlignConfig, align, "align")
+        self.references = int(references)
         self.align_cfg.eps, self.align_cfg.sinkhorn_iters = self.eps, self.sinkhorn_iters
 
     def fit(self, store: PreferenceStore, comparisons: Sequence[Comparison], pool: DatasetPool, seed: int = 0,
             progress: bool = True) -> tuple[VisualRewardModel, VisualFitHistory]:
-        """Align on the store's ranked triplets; the references are their preferred videos."""
+        """Align on the store's ranked triplets; the references are the ``references`` most preferred videos."""
         triplets = ranked_triplets(store, comparisons)
         if not triplets:
             raise ValueError("RAPL learns from ranked video triplets, and the store has none for these sources: "
@@ -150,7 +151,7 @@ class RaplRecipe(VisualRewardRecipe):
         videos = read_videos(pool, flat, self.frames, self.camera)
         videos = videos.reshape(len(triplets), 3, *videos.shape[1:])
         hist = align_encoder(encoder, videos, self.align_cfg, seed, progress)
-        best = list(dict.fromkeys(t[0] for t in triplets))
+        best = preferred_videos(triplets, self.references)
         refs = encoder.encode(read_videos(pool, best, self.frames, self.camera).reshape(-1, *videos.shape[3:]))
         refs = refs.view(len(best), self.frames, -1)
         meta = {"train_episodes": episodes_of(flat), "references": [r.to_dict() for r in best], "align": asdict(self.align_cfg),

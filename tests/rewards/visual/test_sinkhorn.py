@@ -15,9 +15,9 @@ def test_plans_match_pot_on_random_inputs():
     a = torch.rand(5, 12, generator=g, dtype=torch.float64) + 0.1
     b = torch.rand(5, 17, generator=g, dtype=torch.float64) + 0.1
     a, b = a / a.sum(1, keepdim=True), b / b.sum(1, keepdim=True)
-    for eps in (0.5, 0.05):
-        uniform = sinkhorn(C, eps=eps, iters=3000)
-        weighted = sinkhorn(C, eps=eps, a=a, b=b, iters=3000)
+    for eps, method in ((0.5, "auto"), (0.05, "kernel"), (0.05, "log"), (0.02, "auto")):
+        uniform = sinkhorn(C, eps=eps, iters=3000, method=method)
+        weighted = sinkhorn(C, eps=eps, a=a, b=b, iters=3000, method=method)
         for i in range(5):
             ref_u = ot.sinkhorn(np.full(12, 1 / 12), np.full(17, 1 / 17), C[i].numpy(), eps, numItermax=100000, stopThr=1e-13)
             ref_w = ot.sinkhorn(a[i].numpy(), b[i].numpy(), C[i].numpy(), eps, numItermax=100000, stopThr=1e-13)
@@ -32,7 +32,8 @@ def test_plans_match_pot_on_random_inputs():
 def test_gradients_through_sinkhorn():
     g = torch.Generator().manual_seed(1)
     C = torch.rand(2, 4, 5, generator=g, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda c: (sinkhorn(c, eps=0.2, iters=30) * c).sum(), (C,))
+    for method in ("log", "kernel"):
+        assert torch.autograd.gradcheck(lambda c: (sinkhorn(c, eps=0.2, iters=30, method=method) * c).sum(), (C,))
     x = torch.randn(3, 6, 8, generator=g, dtype=torch.float64, requires_grad=True)
     y = torch.randn(3, 7, 8, generator=g, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda x: ot_score(x, y, eps=0.1, iters=30), (x,))
@@ -42,7 +43,7 @@ def test_small_eps_is_finite_and_close_to_exact_ot():
     g = torch.Generator().manual_seed(2)
     C = torch.rand(3, 10, 10, generator=g)
     C.requires_grad_(True)
-    P = sinkhorn(C, eps=1e-3, iters=500)
+    P = sinkhorn(C, eps=1e-3, iters=500)  # auto: the log domain (exp(-1/ε) underflows)
     (P * C).sum().backward()
     assert torch.isfinite(P).all() and torch.isfinite(C.grad).all()
     np.testing.assert_allclose(P.sum((1, 2)).detach().numpy(), 1.0, atol=1e-4)
