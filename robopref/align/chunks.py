@@ -62,16 +62,25 @@ class ChunkReader:
         self._sets: dict[tuple[str, str], SequenceDataset] = {}
 
     def window(self, dataset: str, demo: str, step: int) -> dict:
-        """``{"obs": {k: (n_obs_steps, ...)}, "action": (horizon, A)}`` whose current step is ``step``."""
+        """``{"obs": {k: (n_obs_steps, ...)}, "action": (horizon, A)}`` whose current step is
+        ``step``; steps before/after the episode repeat its first/last step, as in training."""
         key = (dataset, demo)
         if key not in self._sets:
             self._sets[key] = SequenceDataset(self.pool.get(dataset), [demo], self.spec, self.low_dim_keys, self.image_keys)
         seq = self._sets[key]
+        arrays = seq.low_dim_arrays()[demo]
+        n = arrays["action"].shape[0]
+        if not 0 <= step < n:
+            raise ValueError(f"{dataset}: data/{demo}: step {step} is outside the episode (0..{n - 1})")
         start = step - (self.spec.n_obs_steps - 1)
-        rows = np.flatnonzero(seq.index[:, 1] == start)
-        if len(rows) == 0:
-            raise ValueError(f"{dataset}: data/{demo}: no policy window has its current step at {step}")
-        return seq[int(rows[0])]
+        steps = np.clip(np.arange(start, start + self.spec.horizon), 0, n - 1)
+        obs_steps = steps[: self.spec.n_obs_steps]
+        obs = {k: torch.from_numpy(arrays[k][obs_steps]) for k in self.low_dim_keys}
+        lo, hi = int(obs_steps[0]), int(obs_steps[-1]) + 1
+        for k in self.image_keys:
+            frames = seq.dataset.read(demo, f"obs/{k}", lo, hi)
+            obs[k] = torch.from_numpy(np.ascontiguousarray(frames[obs_steps - lo]))
+        return {"obs": obs, "action": torch.from_numpy(arrays["action"][steps])}
 
 
 def chunk_steps(seg: SegmentRef, stride: int) -> list[int]:

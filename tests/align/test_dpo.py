@@ -94,3 +94,27 @@ def test_tiny_alignment_moves_toward_preferred_chunks():
     assert after > before + 0.3, (before, after)
     assert hist.implicit_accuracy[-1] > 0.6
     assert parameter_distance(trainer.policy, trainer.reference) > 0
+
+
+def test_chunk_windows_at_episode_edges(line_dataset):
+    """Chunks cut anywhere in a segment, even its last step, are padded like training windows."""
+    from robopref.align.chunks import ChunkReader, build_chunk_pairs
+    from robopref.data import Dataset, SegmentRef
+    from robopref.data.pool import DatasetPool
+    from robopref.policies import WindowSpec
+
+    ds = Dataset(line_dataset)
+    pool = DatasetPool([ds])
+    reader = ChunkReader(pool, WindowSpec(8, 2, 4), ["state"])
+    n = ds.num_samples("demo_0")
+    last = reader.window(ds.path, "demo_0", n - 1)
+    actions = ds.read("demo_0", "actions")
+    # the chunk starts n_obs_steps - 1 = 1 step before the current step, then repeats the last action
+    assert torch.equal(last["action"], torch.from_numpy(actions[np.clip(np.arange(n - 2, n + 6), 0, n - 1)]))
+    first = reader.window(ds.path, "demo_0", 0)
+    states = ds.read("demo_0", "obs/state")
+    assert torch.equal(first["obs"]["state"], torch.from_numpy(states[[0, 0]]))
+    pairs = build_chunk_pairs([(SegmentRef(ds.path, "demo_0", 0, n), SegmentRef(ds.path, "demo_1", 0, n), 1.0)], reader)
+    assert len(pairs) == len(range(0, n, 4)) and pairs.n_pairs == 1
+    with pytest.raises(ValueError, match="step 99 is outside the episode"):
+        reader.window(ds.path, "demo_0", 99)
