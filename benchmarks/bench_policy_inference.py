@@ -116,10 +116,10 @@ def bench_train(variant: str, device: torch.device, steps: int, image_size: int,
     ema = EMAModel(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     data = {"obs": _obs(shapes, batch, model.cfg.n_obs_steps, device), "action": torch.rand(batch, model.cfg.horizon, 7, device=device)}
-    times = []
+    times, cpu = [], []
     for i in range(steps + 2):
         _sync(device)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         loss = model.compute_loss(data)
         opt.zero_grad()
         loss.backward()
@@ -128,9 +128,12 @@ def bench_train(variant: str, device: torch.device, steps: int, image_size: int,
         _sync(device)
         if i >= 2:
             times.append(time.perf_counter() - t)
+            cpu.append(time.thread_time() - c)
     return {
         "bench": "train", "variant": variant, "device": str(device), "threads": torch.get_num_threads(), "batch_size": batch,
-        "image_size": image_size if variant == "image" else None, "samples_per_s": round(batch / statistics.median(times), 1), "load_avg_1min": _load(),
+        "image_size": image_size if variant == "image" else None, "samples_per_s": round(batch / statistics.median(times), 1),
+        "samples_per_cpu_s": round(batch / statistics.median(cpu), 1) if torch.get_num_threads() == 1 and device.type == "cpu" else None,
+        "load_avg_1min": _load(),
     }
 
 
@@ -153,7 +156,7 @@ def write_image_dataset(path: Path, frames: int, size: int = 84, episode_len: in
     return frames * size * size * 3 / 2**30
 
 
-def bench_train_memory(frames_list: list[int], steps: int, workdir: Path) -> list[dict]:
+def bench_train_memory(frames_list: list[int], steps: int, workdir: Path, encoder: str) -> list[dict]:
     """Peak RSS of a short ``robopref policy`` image run, per dataset size (a fresh process each)."""
     out = []
     for frames in frames_list:
@@ -165,7 +168,8 @@ def bench_train_memory(frames_list: list[int], steps: int, workdir: Path) -> lis
             "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
         )
         args = ["x", "policy", "policy=diffusion_image", f"dataset={path}", "epochs=1", f"max_train_steps={steps}", "batch_size=64",
-                "val_ratio=0", "eval_every=0", "progress=false", "device=cpu", f"hydra.run.dir={workdir / f'run_{frames}'}"]
+                "val_ratio=0", "eval_every=0", "progress=false", "device=cpu", "torch_threads=1", f"policy.image_encoder={encoder}",
+                f"hydra.run.dir={workdir / f'run_{frames}'}"]
         t = time.time()
         proc = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True)
         if proc.returncode:
@@ -173,7 +177,7 @@ def bench_train_memory(frames_list: list[int], steps: int, workdir: Path) -> lis
         peak_kb = int(proc.stdout.split("PEAK_RSS_KB")[-1].split()[0])
         out.append({
             "bench": "train_memory", "variant": "image", "frames": frames, "image_size": 84, "dataset_decompressed_GiB": round(gib, 2),
-            "dataset_file_GiB": round(path.stat().st_size / 2**30, 3), "train_steps": steps, "batch_size": 64,
+            "dataset_file_GiB": round(path.stat().st_size / 2**30, 3), "train_steps": steps, "batch_size": 64, "image_encoder": encoder,
             "peak_rss_GiB": round(peak_kb / 2**20, 3), "seconds": round(time.time() - t, 1), "load_avg_1min": _load(),
         })
         print(json.dumps(out[-1]), flush=True)
@@ -191,6 +195,7 @@ def main() -> None:
     ap.add_argument("--image-size", type=int, default=84)
     ap.add_argument("--memory-frames", default="20000,100000", help="dataset sizes (frames of 84x84x3) for the memory run")
     ap.add_argument("--memory-steps", type=int, default=30)
+    ap.add_argument("--memory-encoder", default="resnet18", choices=["resnet18", "small_cnn"])
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -204,7 +209,7 @@ def main() -> None:
             print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)
     if "train_memory" in todo:
         with tempfile.TemporaryDirectory(dir=ROOT / "outputs" if (ROOT / "outputs").exists() else None) as d:
-            bench_train_memory([int(x) for x in args.memory_frames.split(",")], args.memory_steps, Path(d))
+            bench_train_memory([int(x) for x in args.memory_frames.split(",")], args.memory_steps, Path(d), args.memory_encoder)
 
 
 if __name__ == "__main__":

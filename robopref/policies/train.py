@@ -106,6 +106,7 @@ def validation_loss(model: DiffusionPolicy, data: SequenceDataset | None, batch_
     if data is None or len(data) == 0:
         return None
     total, n = 0.0, 0
+    was_training = model.training
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         model.eval()
@@ -113,7 +114,7 @@ def validation_loss(model: DiffusionPolicy, data: SequenceDataset | None, batch_
             b = batch["action"].shape[0]
             total += float(model.compute_loss(batch)) * b
             n += b
-        model.train()
+    model.train(was_training)
     return total / max(n, 1)
 
 
