@@ -36,13 +36,3 @@ def tiny_config(**overrides) -> DiffusionPolicyConfig:
     base.update(overrides)
     return DiffusionPolicyConfig(**base)
 
-
-@pytest.fixture(autouse=True, scope="session")
-def one_torch_thread():
-    """Tiny models are faster on one thread, and a busy shared 2-core CPU makes two threads spin."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
