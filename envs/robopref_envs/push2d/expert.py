@@ -21,8 +21,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from robopref_envs.push2d.geometry import unit
-from robopref_envs.push2d.layout import ARENA, BLOCK_CIRCUMRADIUS, BLOCK_HALF, GOAL, ZONE
+from robopref_envs.push2d.geometry import unit, wrap_half_turn
+from robopref_envs.push2d.layout import ARENA, BLOCK_CIRCUMRADIUS, GOAL, ZONE
 from robopref_envs.push2d.physics.world import MAX_OMEGA, MAX_SPEED
 from robopref_envs.push2d.navigation import Navigator
 from robopref_envs.push2d.planning import BlockPusher, Motion, toward, turn_toward
@@ -38,8 +38,14 @@ TURN_DISTANCE = 0.3  # sticks turn from travelling lengthwise to pushing this fa
 WALL_ROOM = 0.05  # sticks travel lengthwise only where both ends stay this far from the walls
 OBSTACLE_MARGIN = 0.02  # room kept from blocks other than the pushed one when travelling
 ZONE_CLEARANCE = 0.04  # extra room kept around the zone when the robot travels
-LEAP = 0.16  # group: the lowest block is pushed this far above the highest other block
+LEAP = 0.12  # group: the lowest block is pushed this far above the highest other block
 LEAP_REACHED = 0.04  # group: distance to its target at which a leap is over
+MIN_TURNING_SPEED = 0.25  # fraction of the travel speed left to a stick turned 90 degrees off its heading
+STILL_DISTANCE = 0.004  # the robot moved less than this (and turned less than STILL_ANGLE) in a step
+STILL_ANGLE = 0.01
+STILL_ACTION = 0.1  # ... while its action asked for more than this
+STUCK_STEPS = 5  # ... for this many steps: it is jammed
+ESCAPE_STEPS = 4
 DETOUR_RATE = 0.05  # per-step chance of a random detour at noise 1 (scaled by noise)
 DETOUR_STEPS = (3, 9)  # a detour lasts this many steps (low inclusive, high exclusive)
 
@@ -67,7 +73,7 @@ class Push2DExpert:
         self.avoids_zone = self.aligned and self.task == "avoid"
         zone = ZONE if self.avoids_zone else None
         self.navigator = Navigator(wall_margin=e.radius + 0.01, zone=zone, zone_margin=e.bounding_radius + ZONE_CLEARANCE)
-        self.lane_x = ZONE.x1 + BLOCK_CIRCUMRADIUS + LANE_MARGIN
+        self.lane_x = ZONE.x1 + BLOCK_CIRCUMRADIUS + LANE_MARGIN + e.half_width / 4  # sticks tilt a little
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> None:
@@ -78,6 +84,10 @@ class Push2DExpert:
         self.leap_target: np.ndarray | None = None
         self.detour_left = 0
         self.detour_action = np.zeros(self.embodiment.action_dim)
+        self.last_pose = np.full(3, np.inf)
+        self.still_steps = 0
+        self.escape_left = 0
+        self.escape_action = np.zeros(self.embodiment.action_dim)
 
     # Which block, and where to.
 
@@ -91,17 +101,20 @@ class Push2DExpert:
         """Sideways into the nearer lane beside the zone, then up the lane.
 
         A block under the zone goes sideways low enough for the robot to pass under the
-        zone; one between the zone and its lane goes sideways while still below the zone.
+        zone; one between the zone and its lane goes sideways while still well below the
+        zone, and otherwise up, leaning out, with the robot below it.
         In the lane, a block pushed up and the robot behind it (a stick shifted outwards,
         see ``_offset``) clear the zone; the push leans outwards to undo any drift in.
         """
         side = 1.0 if block[0] >= 0 else -1.0
         if abs(block[0]) < ZONE.x1 + BLOCK_CIRCUMRADIUS and block[1] < ZONE.y0:
             return np.array([side * self.lane_x, min(block[1], LATERAL_PUSH_Y)])
-        if abs(block[0]) < self.lane_x - LANE_TOLERANCE and block[1] < ZONE.y0 - LANE_TOLERANCE:
+        if abs(block[0]) < self.lane_x - LANE_TOLERANCE and block[1] < LATERAL_PUSH_Y + LANE_TOLERANCE:
             return np.array([side * self.lane_x, block[1]])
         lane = side * np.clip(abs(block[0]), self.lane_x, MAX_TARGET_X)
-        return np.array([lane, min(block[1] + LANE_LOOKAHEAD, TARGET_Y)])
+        # Lean outwards while below the zone only: beside it, a tilted stick would reach in.
+        ahead = LANE_LOOKAHEAD if block[1] < ZONE.y0 - LANE_TOLERANCE else TARGET_Y
+        return np.array([lane, min(block[1] + ahead, TARGET_Y)])
 
     def _target(self, i: int) -> np.ndarray:
         block = self.world.block_positions[i]
@@ -162,13 +175,15 @@ class Push2DExpert:
 
     def _offset(self, block: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Aligned ``avoid`` with a stick: shift the stick away from the zone when pushing
-        up a lane or sideways high up, so its end on the zone's side does not reach past
-        the block (zeros otherwise: a centred stick sweeps fewer other blocks along)."""
+        up a lane, or sideways close under the zone, so its end on the zone's side does
+        not reach past the block (zeros otherwise: a centred stick sweeps fewer other
+        blocks along)."""
         if not self.avoids_zone or self.pusher.max_offset == 0:
             return np.zeros(2)
         d = unit(target - block)
-        if abs(d[0]) > abs(d[1]) and block[1] < LATERAL_PUSH_Y + BLOCK_HALF:
-            return np.zeros(2)
+        e = self.embodiment
+        if abs(d[0]) > abs(d[1]) and block[1] + e.half_width + e.radius + ZONE_CLEARANCE < ZONE.y0:
+            return np.zeros(2)  # sideways, low enough for a centred upright stick
         n = np.array([-d[1], d[0]])
         away = float((block - ZONE.center) @ n)
         return n * np.sign(away) * self.pusher.max_offset
@@ -199,6 +214,8 @@ class Push2DExpert:
             if not (far and self.embodiment.fits(robot, desired, ARENA.inflate(-WALL_ROOM))):
                 desired = self.pusher.push_angle(block, target)
             omega = turn_toward(angle, desired)
+            # Turn first, then go: a stick swinging round while it travels sweeps blocks.
+            return Motion(toward(robot, waypoint) * max(MIN_TURNING_SPEED, np.cos(wrap_half_turn(desired - angle))), omega)
         return Motion(toward(robot, waypoint), omega)
 
     def _detour(self) -> np.ndarray | None:
@@ -211,12 +228,34 @@ class Push2DExpert:
         self.detour_left -= 1
         return self.detour_action.copy()
 
+    def _escape(self) -> np.ndarray | None:
+        """A few steps straight away from the nearest block (turning at random), once the
+        robot has not moved for a while although told to: it is jammed, typically a
+        stick between a block and a wall."""
+        pose = np.array([*self.world.robot_position, self.world.robot_angle])
+        moved = np.abs(pose - self.last_pose)
+        self.last_pose = pose
+        self.still_steps = self.still_steps + 1 if moved[:2].max() < STILL_DISTANCE and moved[2] < STILL_ANGLE else 0
+        if self.escape_left == 0 and self.still_steps >= STUCK_STEPS:
+            blocks = self.world.block_positions
+            nearest = blocks[np.argmin(np.linalg.norm(blocks - pose[:2], axis=1))]
+            away = unit(pose[:2] - nearest)
+            turn = self.rng.uniform(-1.0, 1.0, self.embodiment.action_dim - 2)
+            self.escape_left, self.escape_action, self.still_steps = ESCAPE_STEPS, np.concatenate([away, turn]), 0
+        if self.escape_left == 0:
+            return None
+        self.escape_left -= 1
+        return self.escape_action.copy()
+
     def act(self, obs: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """The next action; ``obs`` is accepted for the policy interface, the state is read from the env."""
         motion = self._motion()
         action = motion.velocity / MAX_SPEED
         if self.embodiment.is_stick:
             action = np.append(action, motion.omega / MAX_OMEGA)
+        if np.abs(action).max() > STILL_ACTION:
+            escape = self._escape()
+            action = escape if escape is not None else action
         if self.noise > 0:
             detour = self._detour()
             action = (detour if detour is not None else action) + self.rng.normal(0.0, self.noise, action.shape)

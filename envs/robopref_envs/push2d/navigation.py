@@ -89,14 +89,13 @@ class Navigator:
     def _keep_out(self, start: np.ndarray, goal: np.ndarray) -> Rect | None:
         """The rectangle the robot's centre must not enter on the way from ``start`` to ``goal``.
 
-        The margin shrinks where ``start`` or ``goal`` lie closer to the zone (a push may
-        have to start there): the robot gets there, and leaves, without crossing it.
-        A goal inside the zone itself cannot be reached without entering it.
+        The margin shrinks where ``goal`` lies closer to the zone (a push may have to
+        start there), so the robot can get there without crossing the zone. A goal inside
+        the zone itself cannot be reached without entering it.
         """
         if self.zone is None or self.zone.contains(goal):
             return None
-        margin = min(self.zone_margin, self.zone.distance(goal) - CELL / 2, self.zone.distance(start) - CELL / 2)
-        return self.zone.inflate(max(margin, 0.0))
+        return self.zone.inflate(max(min(self.zone_margin, self.zone.distance(goal) - CELL / 2), 0.0))
 
     @staticmethod
     def _segment_free(p: np.ndarray, q: np.ndarray, centres: np.ndarray, radii: np.ndarray, avoid: Rect | None) -> bool:

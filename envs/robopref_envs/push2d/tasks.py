@@ -28,7 +28,7 @@ from robopref_envs.push2d.spawn import clustered_blocks, scattered_blocks
 
 REACH_WEIGHT = 0.2  # weight of the robot's distance to the nearest block still to push
 ZONE_PENALTY = 1.0
-GROUP_THRESHOLD = 0.3
+GROUP_THRESHOLD = 0.4
 GROUP_PENALTY = 2.0
 
 

@@ -82,7 +82,7 @@ class Embodiment:
 EMBODIMENTS: dict[str, Embodiment] = {
     "gripper": Embodiment("gripper", length=0.0, radius=0.08),
     "short_stick": Embodiment("short_stick", length=0.30, radius=0.03),
-    "medium_stick": Embodiment("medium_stick", length=0.40, radius=0.03),
+    "medium_stick": Embodiment("medium_stick", length=0.36, radius=0.03),
 }
 
 
