@@ -84,6 +84,7 @@ class Assigner:
         self._leases: dict[str, tuple[int, float]] = {}  # annotator -> (query id, expiry time)
         self._lock = threading.Lock()
         self._capacities: dict[int, int] = {}  # query id -> capacity (fixed per id: a cache)
+        self._catalogued: tuple[list[Query], float, dict[int, Query], int] | None = None  # see _catalogue
 
     def capacity(self, query_id: int) -> int:
         """How many people should answer this query."""
@@ -97,7 +98,7 @@ class Assigner:
         each other's leases.
         """
         empty: frozenset[str] = frozenset()
-        newest = self.order == "newest"
+        listed = queries if isinstance(queries, list) else list(queries)
         with self._lock:
             now = self.clock()
             self._leases = {a: lease for a, lease in self._leases.items() if lease[1] > now}
@@ -105,28 +106,59 @@ class Assigner:
             for other, (query_id, _) in self._leases.items():
                 if other != annotator:
                     held_by.setdefault(query_id, set()).add(other)
+            by_id, showable_count = self._catalogue(listed)
             mine = self._leases.get(annotator, (None, 0.0))[0]
-            candidates: list[tuple[int, int, int]] = []  # (rank, order key, position): native comparisons only
-            listed = queries if isinstance(queries, list) else list(queries)
-            for position, query in enumerate(listed):
-                qid = query.id
-                answerers = answered_by.get(qid, empty)
-                if annotator in answerers or not self.showable(query):
+            if mine is not None and (mine not in by_id or annotator in answered_by.get(mine, empty) or not self.showable(by_id[mine])):
+                mine = None
+            # Only queries someone answered or holds need a closer look; the untouched rest
+            # are all available, so they are counted, and scanned only until 3 are found.
+            order = (lambda qid: -qid) if self.order == "newest" else (lambda qid: qid)
+            touched = set(answered_by) | set(held_by)
+            ranked: list[tuple[int, int, int]] = []  # (rank, order key, query id)
+            touched_showable = 0
+            for qid in touched:
+                query = by_id.get(qid)
+                if query is None or not self.showable(query):
                     continue
+                touched_showable += 1
                 if qid == mine:
-                    candidates.append((0, 0, position))
+                    continue
+                answerers = answered_by.get(qid, empty)
+                if annotator in answerers:
                     continue
                 holders = held_by.get(qid)
                 taken = len(answerers) + (len(holders - answerers) if holders else 0)
-                if taken >= self._capacity(qid):
+                if taken < self._capacity(qid):
+                    ranked.append((1 if answerers else 2, order(qid), qid))
+            untouched = showable_count - touched_showable - (1 if mine is not None and mine not in touched else 0)
+            found = 0
+            for query in (reversed(listed) if self.order == "newest" else listed):
+                if found == 3:
+                    break
+                if query.id in touched or query.id == mine or not self.showable(query):
                     continue
-                candidates.append((1 if answerers else 2, -qid if newest else qid, position))
-            if not candidates:
+                ranked.append((2, order(query.id), query.id))
+                found += 1
+            if mine is not None:
+                ranked.append((0, 0, mine))
+            available = untouched + len(ranked) - found
+            if not ranked:
                 self._leases.pop(annotator, None)
                 return Assignment(None, 0)
-            first = [listed[c[2]] for c in heapq.nsmallest(3, candidates)]
+            first = [by_id[c[2]] for c in heapq.nsmallest(3, ranked)]
             self._leases[annotator] = (first[0].id, now + self.lease_s)
-        return Assignment(first[0], len(candidates), tuple(first[1:]))
+        return Assignment(first[0], available, tuple(first[1:]))
+
+    def _catalogue(self, queries: list[Query]) -> tuple[dict[int, Query], int]:
+        """Queries by id and how many are showable, remembered for the same list object
+        (the server passes the same list until the store gains queries) for a few seconds,
+        since a dataset can gain demos and make more queries showable."""
+        now = time.monotonic()
+        cached = self._catalogued
+        if cached is None or cached[0] is not queries or len(queries) != len(cached[2]) or now - cached[1] > 5.0:
+            by_id = {q.id: q for q in queries}
+            self._catalogued = (queries, now, by_id, sum(1 for q in queries if self.showable(q)))
+        return self._catalogued[2], self._catalogued[3]
 
     def _capacity(self, query_id: int) -> int:
         found = self._capacities.get(query_id)
