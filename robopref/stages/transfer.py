@@ -64,7 +64,7 @@ class TransferStageConfig(StageConfig):
     source_marginal: str = "uniform"  # uniform | labels
     source_obs_keys: Optional[list] = None
     target_obs_keys: Optional[list] = None
-    use_actions: bool = True
+    features: str = "state_action"  # state_action | actions | states: what a trajectory's sequence holds
     fewshot_labels: int = 0
     fewshot_teacher: str = "oracle"
     target_weight: float = 5.0
@@ -102,8 +102,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"{cfg.target}: need at least 2 target trajectories, found {len(target_refs)}")
     with PreferenceStore(cfg.source_store, readonly=True) as source_store:
         source_refs, labels = load_source(source_store, cfg.source, list(cfg.source_label_sources))
-    xs = read_sequences(pool, source_refs, cfg.source_obs_keys, cfg.use_actions)
-    ys = read_sequences(pool, target_refs, cfg.target_obs_keys, cfg.use_actions)
+    xs = read_sequences(pool, source_refs, cfg.source_obs_keys, cfg.features)
+    ys = read_sequences(pool, target_refs, cfg.target_obs_keys, cfg.features)
     signal = _signal(pool, cfg.target, cfg.signal)
     truth = segment_returns(pool, target_refs, signal) if signal else None
     first, second = random_pairs(len(target_refs), cfg.pairs, rng)
@@ -125,7 +125,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         keep &= np.array([frozenset(p) not in real for p in zip(result.first.tolist(), result.second.tolist())])
     method = settings.resolve(len(xs), len(ys))
     summary: dict[str, Any] = {
-        "store": str(Path(cfg.store).resolve()), "method": method, "distance": cfg.distance,
+        "store": str(Path(cfg.store).resolve()), "method": method, "distance": cfg.distance, "features": cfg.features,
         "source_trajectories": len(xs), "source_labels": len(labels), "target_trajectories": len(ys),
         "pairs": len(first), "labels_added": int(keep.sum()), "mean_confidence": float(result.confidence.mean()),
     }

@@ -6,8 +6,9 @@
                                  ──► preference store (source "transferred")
 
 Trajectories are (state, action) sequences read with :class:`FeatureSpec` (all low-dim
-observation keys and the action unless told otherwise); each task is normalised on its
-own data (:mod:`robopref.transfer.distances`), so the tasks' spaces may differ.
+observation keys and the action unless told otherwise; ``features=actions`` keeps the
+action sequence alone, which on tasks whose states vary mostly with the random initial
+layout carries the quality signal better); each task is normalised on its own data (:mod:`robopref.transfer.distances`), so the tasks' spaces may differ.
 """
 
 from __future__ import annotations
@@ -69,11 +70,21 @@ class TransferSettings:
         return "gw_exact" if max(m, n) <= self.exact_max else "gw_quantized"
 
 
-def read_sequences(pool: DatasetPool, refs: Sequence[SegmentRef], obs_keys: Sequence[str] | None = None, use_actions: bool = True) -> list[np.ndarray]:
-    """Raw (unnormalised) state–action features of each segment, (T_i, D)."""
+FEATURES = ("state_action", "actions", "states")
+
+
+def read_sequences(pool: DatasetPool, refs: Sequence[SegmentRef], obs_keys: Sequence[str] | None = None, features: str = "state_action") -> list[np.ndarray]:
+    """Raw (unnormalised) features of each segment, (T_i, D): the low-dim observations
+    (``obs_keys``, default all) and the action (``state_action``), the action alone
+    (``actions``) or the observations alone (``states``)."""
+    if features not in FEATURES:
+        raise ValueError(f"features={features!r}: expected one of {', '.join(FEATURES)}")
     if not refs:
         raise ValueError("no trajectories to read")
-    spec = FeatureSpec.default_for(pool.get(refs[0].dataset), obs_keys, use_actions)
+    if features == "actions":
+        spec = FeatureSpec(obs_keys=[], use_actions=True)
+    else:
+        spec = FeatureSpec.default_for(pool.get(refs[0].dataset), obs_keys, use_actions=features == "state_action")
     return [spec.raw(pool.get(r.dataset).window(r, keys=spec.keys)) for r in refs]
 
 

@@ -1,0 +1,108 @@
+"""``robopref transfer`` end to end on push2d: collect two embodiments, label the source, transfer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from robopref.data import Dataset, DatasetWriter, whole_episodes
+from robopref.data.pool import DatasetPool
+from robopref.prefs import PreferenceStore
+from robopref.rollout import record_episode
+from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
+from robopref.teachers import segment_returns
+from robopref.transfer.labels import all_pairs
+from robopref.transfer.pipeline import TransferSettings, load_source, read_sequences, transfer
+from tests.test_cli import robopref
+
+EPISODES = 36  # six noise levels from clean expert to near-random, 6 episodes each (like quality=mixed)
+NOISE = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def _collect(path, embodiment: str) -> str:
+    """Mixed-quality push2d avoid episodes of 60 steps, recorded in-process (faster than the CLI)."""
+    env_cfg = {"name": "push2d_avoid", "_target_": "robopref_envs.push2d.make_env", "task": "avoid", "embodiment": embodiment,
+               "image_size": 0, "max_episode_steps": 60, "expert": {"_target_": "robopref_envs.push2d.Push2DExpert"}}
+    env = make_env(env_cfg)
+    with DatasetWriter(path, env_args=env_args_of(env, env_cfg), mode="w") as w:
+        for i in range(EPISODES):
+            policy = make_scripted_policy(env_cfg, env, noise=NOISE[i % len(NOISE)], seed=i)
+            w.add_episode(record_episode(env, policy, seed=100 + i))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def push2d(tmp_path_factory):
+    """(dir, source dataset (gripper), source store with oracle labels on every pair, target dataset (short stick))."""
+    root = tmp_path_factory.mktemp("transfer")
+    source, target = _collect(root / "gripper.hdf5", "gripper"), _collect(root / "short_stick.hdf5", "short_stick")
+    pool = DatasetPool([Dataset(source)])
+    refs = whole_episodes(pool.get(source))
+    returns = segment_returns(pool, refs, "pref_score")
+    store = root / "source.sqlite"
+    with PreferenceStore(store) as s:
+        i, k = all_pairs(len(refs))
+        ids = s.add_queries([(refs[a], refs[b]) for a, b in zip(i, k)])
+        with s.batch():
+            for q, a, b in zip(ids, i, k):
+                s.add_label(q, annotator="oracle", source="scripted", value=0.5 if returns[a] == returns[b] else float(returns[a] > returns[b]))
+    return root, source, str(store), target
+
+
+def _summary(out) -> dict:
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout[out.stdout.index("{"):])
+
+
+def test_transfer_stage_beats_chance_and_writes_labels(push2d):
+    root, source, source_store, target = push2d
+    store = root / "target.sqlite"
+    gw = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
+                           f"store={store}", "pairs=0", "method=gw_entropic", "features=actions", cwd=root))
+    assert gw["method"] == "gw_entropic" and gw["pairs"] == EPISODES * (EPISODES - 1) // 2
+    assert gw["transfer_accuracy_all_pairs"]["accuracy"] > 0.6  # chance is 0.5
+    with PreferenceStore(store, readonly=True) as s:
+        labels = s.labels(source="transferred")
+        assert len(labels) == gw["labels_added"] > 0
+        assert {l.annotator for l in labels} == {"transfer:gw_entropic"}
+        assert all(0.0 <= l.value <= 1.0 and 0.0 <= l.confidence <= 1.0 for l in labels)
+        assert {q.origin for q in s.queries()} == {"transfer"}
+
+
+@pytest.mark.slow
+def test_fewshot_threshold_and_baseline(push2d):
+    root, source, source_store, target = push2d
+    store = root / "fewshot.sqlite"
+    out = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
+                            f"store={store}", "pairs=100", "fewshot_labels=10", "restarts=3", "min_confidence=0.5", "features=actions", cwd=root))
+    assert out["fewshot_labels"] == 10 and out["plan"]["candidates"] == 4
+    with PreferenceStore(store, readonly=True) as s:
+        transferred = s.labels(source="transferred")
+        assert len(s.labels(source="scripted")) == 10
+        # stored confidence = transfer confidence / target_weight (5), and the threshold held
+        assert all(0.5 / 5 - 1e-9 <= l.confidence <= 1 / 5 + 1e-9 for l in transferred)
+    base = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
+                             f"store={root / 'base.sqlite'}", "pairs=50", "method=nearest_cosine", cwd=root))
+    assert base["method"] == "nearest_cosine" and base["labels_added"] == 50
+
+
+def test_bad_inputs_fail_clearly(push2d, tmp_path):
+    root, source, source_store, target = push2d
+    out = robopref("transfer", f"source_store={source_store}", f"target={target}", "pairz=3", cwd=tmp_path)
+    assert out.returncode != 0 and "pairz" in out.stderr
+    with pytest.raises(Exception, match="missing.hdf5: file does not exist"):
+        DatasetPool().get(str(tmp_path / "missing.hdf5"))
+    with pytest.raises(ValueError, match="method='gw_magic'"):
+        TransferSettings(method="gw_magic")
+    with PreferenceStore(source_store, readonly=True) as store:
+        with pytest.raises(ValueError, match="no pair labels on"):
+            load_source(store, target)
+        refs, labels = load_source(store, source)
+    pool = DatasetPool()
+    with pytest.raises(ValueError, match="features="):
+        read_sequences(pool, refs, features="pixels")
+    xs = read_sequences(pool, refs, features="actions")
+    with pytest.raises(ValueError, match="gw_quantized needs vector distances"):
+        transfer(TransferSettings(method="gw_quantized", distance="dtw"), xs, labels, xs, np.array([0]), np.array([1]))
