@@ -1,7 +1,8 @@
 """The label page in a real browser (Debian's chromium, headless, driven by playwright).
 
-An annotator answers 20 pair and 5 triplet queries with keys and clicks, reloads the
-page mid-session, undoes one answer and answers it again; the store must then hold
+An annotator answers 20 pair and 5 triplet queries with keys and clicks, loses the
+connection while answering once, reloads the page mid-session, undoes one answer and
+answers it again; the store must then hold
 exactly the expected labels. Screenshots of the pair page, the triplet page and the
 overview go to ``test-output/``.
 """
@@ -140,7 +141,14 @@ def test_label_session_in_browser(tmp_path, dataset, store_path, live_server, br
                 page.fill("#note", "left arm hesitates")
                 page.keyboard.press("Escape")  # keys are off while typing a note; Esc leaves the box
                 expected[qid]["note"] = "left arm hesitates"
-            do(page, action)
+            if answered == 5:
+                # the connection drops as the answer is given: it is kept and sent once back online
+                page.context.set_offline(True)
+                do(page, action)
+                page.wait_for_function("document.querySelector('#toast').textContent.includes('No connection')")
+                page.context.set_offline(False)
+            else:
+                do(page, action)
             answered += 1
             previous = qid
             if answered == 15 and undone_query is None:
