@@ -54,6 +54,16 @@ def test_expert_solves_reach():
     env.close()
 
 
+def test_expert_does_not_corrupt_recorded_observations():
+    # metaworld's door-open policy shifts its input in place; the recorded obs must not move
+    env = make_env("door-open-v3", horizon=5)
+    obs, _ = env.reset(seed=0)
+    before = obs["state"].copy()
+    MetaWorldExpert(env, seed=0).act(obs)
+    assert np.array_equal(obs["state"], before)
+    env.close()
+
+
 def test_replay_from_initial_state_reproduces_observations_and_images():
     env = make_env("pick-place-v3", camera="corner", image_size=32, horizon=40)
     ep = record_episode(env, MetaWorldExpert(env, noise=0.3, seed=0), seed=5)

@@ -29,6 +29,16 @@ ENV_ID = "robopref/MetaWorld-v0"
 STATE_DIM = 39  # hand xyz, gripper, 14 object dims, the same 18 one step earlier, goal xyz
 INFO_KEYS = ("near_object", "grasp_success", "obj_to_target")  # kept from Meta-World's info
 
+# The MuJoCo state a replay needs: time, qpos, qvel, actuator activations, the solver's
+# warm start (without it a replay drifts at rounding level), controls, equality flags
+# and mocap poses. Not the applied-force arrays (6 per body, the bulk of
+# mjSTATE_INTEGRATION): these envs never set them.
+_S = mujoco.mjtState
+REPLAY_STATE = int(
+    _S.mjSTATE_TIME | _S.mjSTATE_QPOS | _S.mjSTATE_QVEL | _S.mjSTATE_ACT | _S.mjSTATE_WARMSTART | _S.mjSTATE_CTRL
+    | _S.mjSTATE_EQ_ACTIVE | _S.mjSTATE_MOCAP_POS | _S.mjSTATE_MOCAP_QUAT | _S.mjSTATE_PLUGIN
+)
+
 
 def task_names() -> list[str]:
     """Every Meta-World v3 task name (``reach-v3``, ``drawer-open-v3``, ...)."""
@@ -97,7 +107,7 @@ class MetaWorldEnv(gym.Env):
         self.observation_space = gym.spaces.Dict(spaces)
         self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
         self._seeded = False
-        self._mj_spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        self._mj_spec = REPLAY_STATE
 
     # -- gymnasium API -----------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -136,7 +146,7 @@ class MetaWorldEnv(gym.Env):
 
     # -- replay ------------------------------------------------------------------
     def get_state(self) -> np.ndarray:
-        """Flat float64: [step, task random vector, previous 18-d obs, MuJoCo integration state]."""
+        """Flat float64: [step, task random vector, previous 18-d obs, MuJoCo state (REPLAY_STATE)]."""
         sim = self._sim
         mj = np.empty(mujoco.mj_stateSize(sim.model, self._mj_spec))
         mujoco.mj_getState(sim.model, sim.data, mj, self._mj_spec)

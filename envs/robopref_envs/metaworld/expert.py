@@ -50,7 +50,10 @@ class MetaWorldExpert:
             self.rng = np.random.default_rng(seed)
 
     def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
-        action = np.asarray(self.policy.get_action(np.asarray(obs["state"], dtype=np.float64)), dtype=np.float64)
+        # a copy: some metaworld.policies edit their input in place (door-open shifts the
+        # handle x by 5 cm), which would corrupt the observation the rollout records
+        state = np.array(obs["state"], dtype=np.float64, copy=True)
+        action = np.asarray(self.policy.get_action(state), dtype=np.float64)
         if self.noise > 0:
             if self.rng.random() < self.noise:
                 action = self.rng.uniform(-1.0, 1.0, size=action.shape)

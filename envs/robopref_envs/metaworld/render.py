@@ -53,7 +53,14 @@ class CameraRenderer:
 
     def close(self) -> None:
         if self._renderer is not None:
-            self._renderer.close()
+            try:
+                self._renderer.close()
+            except Exception:  # at exit, another library's hook may have terminated EGL already
+                for attr in ("_gl_context", "_mjr_context"):
+                    ctx = getattr(self._renderer, attr, None)
+                    if ctx is not None and hasattr(ctx, "_context"):
+                        ctx._context = None  # nothing left to free: keep __del__ from retrying
+                    setattr(self._renderer, attr, None)
             self._renderer = None
 
 

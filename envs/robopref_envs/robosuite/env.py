@@ -22,6 +22,16 @@ ENV_ID = "robopref/Robosuite-v0"
 STATE_KEYS = ("robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos", "object")
 ROBOSUITE_KEY = {"object": "object-state"}  # robomimic name -> robosuite name
 
+# The MuJoCo state a replay needs: time, qpos, qvel, actuator activations, the solver's
+# warm start (without it a replay drifts at rounding level), controls, equality flags
+# and mocap poses. Not the applied-force arrays (6 per body, the bulk of
+# mjSTATE_INTEGRATION): these envs never set them.
+_S = mujoco.mjtState
+REPLAY_STATE = int(
+    _S.mjSTATE_TIME | _S.mjSTATE_QPOS | _S.mjSTATE_QVEL | _S.mjSTATE_ACT | _S.mjSTATE_WARMSTART | _S.mjSTATE_CTRL
+    | _S.mjSTATE_EQ_ACTIVE | _S.mjSTATE_MOCAP_POS | _S.mjSTATE_MOCAP_QUAT | _S.mjSTATE_PLUGIN
+)
+
 
 @contextlib.contextmanager
 def _quiet_robosuite() -> Iterator[None]:
@@ -156,7 +166,7 @@ class RobosuiteEnv(gym.Env):
         self.observation_space = gym.spaces.Dict(spaces)
         low, high = self._rs.action_spec
         self.action_space = gym.spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
-        self._mj_spec = mujoco.mjtState.mjSTATE_INTEGRATION
+        self._mj_spec = REPLAY_STATE
 
     def robomimic_env_args(self) -> dict[str, Any]:
         """robomimic's ``env_args`` for this env (type 1 = robosuite): the name and the
@@ -167,6 +177,14 @@ class RobosuiteEnv(gym.Env):
     def sim_env(self):
         """The underlying robosuite environment (for experts that need privileged state)."""
         return self._rs
+
+    def _use_gl_context(self) -> None:
+        """Make robosuite's EGL context current: robosuite makes it current only once, so a
+        frame rendered by any other MuJoCo renderer in this process (e.g. a Meta-World env)
+        would leave robosuite drawing into that renderer's context."""
+        ctx = getattr(self._rs.sim, "_render_context_offscreen", None)
+        if ctx is not None:
+            ctx.gl_ctx.make_current()
 
     def _quiet_renderer(self) -> None:
         """Shadows and reflections off: ~5x faster on Mesa's software EGL."""
@@ -185,6 +203,7 @@ class RobosuiteEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         episode_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31 - 1))
+        self._use_gl_context()
         with _numpy_global_seed(episode_seed):
             raw = self._rs.reset()
         self._quiet_renderer()
@@ -193,6 +212,7 @@ class RobosuiteEnv(gym.Env):
 
     def step(self, action: np.ndarray):
         a = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
+        self._use_gl_context()
         _, reward, _, _ = self._rs.step(a)
         raw = self._rs._get_observations(force_update=True)  # the state after the step (see __init__)
         self._t += 1
@@ -203,6 +223,7 @@ class RobosuiteEnv(gym.Env):
 
     def render(self) -> np.ndarray | None:
         cam = self.cameras[0] if self.cameras else "agentview"
+        self._use_gl_context()
         return np.ascontiguousarray(self._rs.sim.render(camera_name=cam, width=self.image_size, height=self.image_size)[::-1])
 
     def close(self) -> None:
@@ -213,7 +234,7 @@ class RobosuiteEnv(gym.Env):
         return [g for robot in self._rs.robots for g in robot.gripper.values()]
 
     def get_state(self) -> np.ndarray:
-        """Flat float64: [step, MuJoCo integration state, grippers' latched commands].
+        """Flat float64: [step, MuJoCo state (REPLAY_STATE), grippers' latched commands].
 
         The MuJoCo part holds more than robomimic's ``states`` (time, qpos, qvel): the
         controls and solver warm start too, so a replay matches to rounding error."""
@@ -241,6 +262,7 @@ class RobosuiteEnv(gym.Env):
             offset += n
         self._t = int(state[0])
         self._rs.timestep = self._t
+        self._use_gl_context()
         self._rs._get_observations(force_update=True)
 
     # -- privileged task geometry, for scripted experts --------------------------
