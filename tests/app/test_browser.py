@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from robopref.app.server import create_app
@@ -161,15 +162,21 @@ def test_label_session_in_browser(tmp_path, dataset, store_path, live_server, br
                 page.wait_for_function("document.querySelector('#progress-text').textContent.startsWith('14 /')")
                 continue
         assert page.inner_text("#progress-text") == "25 / 25"
+        with httpx.Client(base_url=server.url) as bob:  # a second person labels a few of the same queries
+            for qid, choice in [(1, "right"), (2, "equal"), (3, "left"), (5, "equal"), (21, None)]:  # agrees on 3 of 4 pairs
+                body = {"choice": choice} if choice else {"ranking": expected[qid]["ranking"]}
+                r = bob.post("/api/answers", json={"annotator": "bob", "query_id": qid, "request_id": f"bob-{qid:06d}", **body})
+                assert r.status_code == 201, r.text
         page.goto(server.url + "/overview")
-        page.wait_for_function("document.querySelector('#annotators').rows.length > 1")
+        page.wait_for_function("document.querySelector('#agreement').rows.length > 1 && document.querySelector('#annotators').rows.length > 2")
         page.screenshot(path=str(OUTPUT / "app-overview.png"), full_page=True)
-        assert "ana" in page.inner_text("#annotators")
+        assert "ana" in page.inner_text("#annotators") and "ana · bob" in page.inner_text("#agreement")
+        assert "75% of 4 shared pair answers agree" in page.inner_text("#agreement-summary")
     assert not errors, errors
     assert undone_query is not None and len(expected) == 25
     with PreferenceStore(store_path, readonly=True) as store:
-        labels = store.labels()
-        history = store.labels(include_superseded=True)
+        labels = store.labels(annotator="ana")
+        history = store.labels(annotator="ana", include_superseded=True)
     assert sorted(l.query_id for l in labels) == sorted(expected)  # one effective label per query
     for label in labels:
         want = expected[label.query_id]
