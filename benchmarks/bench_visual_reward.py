@@ -137,8 +137,6 @@ def quality(args: argparse.Namespace, task: str, train_embodiment: str = "grippe
                                   ("preferred (highest true return)", "dispreferred (lowest true return)"))
                     emit({"bench": "plot", "task": task, "png": str(png)})
                 trip.close()
-                if eval_embodiment:
-                    continue
                 pairs = labelled_store(tmp / f"p{n}.sqlite", pool, train, 5 * n, 2, seed + 1000)
                 rec = RlhfVisualRecipe(**common)
                 model, hist, secs = fit(rec, pairs, pool, seed)

@@ -1,5 +1,8 @@
 """A small RAPL alignment run on generated push2d frames raises the held-out Spearman of
-the OT reward clearly above the same encoder before alignment; the RLHF baseline trains."""
+the OT reward clearly above the same encoder before alignment; the RLHF baseline trains.
+
+Seed 0 with three references: on this 20-episode dataset (10 held out) the effect is
+seed-dependent (seed 1 did not improve), see docs/benchmarks-visual.md for the spread."""
 
 from __future__ import annotations
 
@@ -22,14 +25,17 @@ def test_alignment_raises_spearman(push2d_dataset, tmp_path):
     m0, h0 = unaligned.fit(store, comps, pool, seed=0, progress=False)
     assert h0.pretrain_loss[-1] < h0.pretrain_loss[0] and h0.epochs_run == 0
     m0.save(tmp_path / "encoder.pt")
-    rapl = RaplRecipe(**SMALL, init_encoder=str(tmp_path / "encoder.pt"), align={"epochs": 40, "lr": 3e-3})
+    unaligned = RaplRecipe(**SMALL, references=3, init_encoder=str(tmp_path / "encoder.pt"), align={"epochs": 0})
+    m0, _ = unaligned.fit(store, comps, pool, seed=0, progress=False)
+    rapl = RaplRecipe(**SMALL, references=3, init_encoder=str(tmp_path / "encoder.pt"), align={"epochs": 40, "lr": 3e-3})
     m1, h1 = rapl.fit(store, comps, pool, seed=0, progress=False)
     assert h1.train_loss[-1] < h1.train_loss[0] and h1.labels == 30
     rng = lambda: np.random.default_rng(0)  # noqa: E731
     before = unaligned.evaluate(m0, pool, [push2d_dataset], 0, rng(), 100, "pref_score")
     after = rapl.evaluate(m1, pool, [push2d_dataset], 0, rng(), 100, "pref_score")
     assert before["heldout"] and after["episodes"] == EPISODES // 2
-    assert after["spearman"] > 0.5 and after["spearman"] > before["spearman"] + 0.2, (before, after)
+    assert after["spearman"] > 0.6 and after["spearman"] > before["spearman"] + 0.25, (before, after)
+    assert after["triplet_accuracy"] > before["triplet_accuracy"] + 0.1, (before, after)
     # the RLHF baseline on the same triplets' pairs, from the same encoder
     rlhf = RlhfVisualRecipe(**SMALL, init_encoder=str(tmp_path / "encoder.pt"), bt={"epochs": 150})
     m2, h2 = rlhf.fit(store, comps, pool, seed=0, progress=False)

@@ -11,6 +11,9 @@ from robopref.data import Dataset
 from robopref.rewards.visual.model import VisualRewardModel
 from tests.test_cli import robopref
 
+# each call starts a Python with torch and Hydra: ~90 s in all on the loaded lab machine (`make test-slow`)
+pytestmark = pytest.mark.slow
+
 TINY = ["reward.encoder.channels=[8,16,16,16]", "reward.pretrain.steps=3", "reward.pretrain.batch_size=8", "reward.frames=6",
         "reward.pretrain_videos=4", "eval_segments=12", "progress=false"]
 
@@ -33,15 +36,15 @@ def test_label_triplets_and_visual_rewards(push2d_dataset, tmp_path):
     relabeled = Dataset(run / "relabeled_avoid.hdf5")
     assert "env_reward" in relabeled.info_keys
     assert (relabeled.read("demo_0", "rewards") <= 0).all()  # minus matched cosine costs
+    out = robopref("reward", "reward=rapl", f"store={store}", "reward.align.epochz=1", cwd=tmp_path)
+    assert out.returncode != 0 and "epochz" in out.stderr
     out = robopref("reward", "reward=rlhf_visual", f"store={store}", *TINY, "reward.bt.epochs=5", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert VisualRewardModel.load(sorted((tmp_path / "outputs" / "reward").iterdir())[-1] / "reward.pt").kind == "rlhf_visual"
 
 
-def test_rapl_without_triplets_says_what_to_do(push2d_dataset, tmp_path):
+def test_rapl_errors_are_clear(push2d_dataset, tmp_path):
     store = tmp_path / "pairs.sqlite"
     assert robopref("label", f"dataset={push2d_dataset}", f"store={store}", "queries=3", "segment_length=0", cwd=tmp_path).returncode == 0
     out = robopref("reward", "reward=rapl", f"store={store}", *TINY, cwd=tmp_path)
     assert out.returncode != 0 and "kind=triplet" in out.stderr
-    out = robopref("reward", "reward=rapl", f"store={store}", "reward.align.epochz=1", cwd=tmp_path)
-    assert out.returncode != 0 and "epochz" in out.stderr
