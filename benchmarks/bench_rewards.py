@@ -60,7 +60,7 @@ def heldout(pred_return: np.ndarray, truth: np.ndarray, rng: np.random.Generator
 def train_robopref(feats, i0, i1, y, seed: int, **over) -> tuple[np.ndarray, float]:
     k = over.pop("ensemble", 1)
     cfg = RewardConfig(kind=over.pop("kind", "bt"), ensemble=k, hidden=HIDDEN, lr=LR, epochs=EPOCHS,
-                       batch_size=BATCH, val_fraction=0.0, patience=EPOCHS + 1, bootstrap=k > 1, seed=seed, **over)
+                       batch_size=BATCH, val_fraction=0.0, patience=EPOCHS + 1, bootstrap=False, seed=seed, **over)
     spec = FeatureSpec(obs_keys=[], mean=np.zeros(feats.shape[-1]), std=np.ones(feats.shape[-1]))
     model = TrajectoryRewardModel(cfg, spec)
     t = time.perf_counter()
@@ -134,7 +134,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--skip-imitation", action="store_true")
     ap.add_argument("--skip-noise", action="store_true")
-    ap.add_argument("--ensemble", type=int, default=0, help="also train robopref's default-style ensemble of this many members (bootstrapped)")
+    ap.add_argument("--ensemble", type=int, default=0, help="also train an ensemble of this many members (robopref default: 3)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # both libraries train small MLPs; one thread is fastest and fair
     for task in args.tasks:

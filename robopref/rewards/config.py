@@ -36,7 +36,7 @@ class RewardConfig:
     batch_size: int = 128
     val_fraction: float = 0.1
     patience: int = 30  # epochs without validation improvement before stopping
-    bootstrap: bool = True  # each member sees Poisson(1) resampled comparisons
+    bootstrap: bool = False  # Poisson(1) resampling per member; off: members differ by init only (PEBBLE), more accurate on few labels
     label_smoothing: float = 0.0
     trust: TrustFilterConfig = field(default_factory=TrustFilterConfig)
     kl_weight: float = 0.1  # RRL's λ; PEARL's value is not public
