@@ -50,6 +50,28 @@ DETOUR_RATE = 0.05  # per-step chance of a random detour at noise 1 (scaled by n
 DETOUR_STEPS = (3, 9)  # a detour lasts this many steps (low inclusive, high exclusive)
 
 
+class HeldAction:
+    """An action repeated for a set number of steps (a detour, an escape manoeuvre)."""
+
+    def __init__(self) -> None:
+        self.action = np.zeros(0)
+        self.left = 0
+
+    @property
+    def active(self) -> bool:
+        return self.left > 0
+
+    def start(self, action: np.ndarray, steps: int) -> None:
+        self.action, self.left = action, steps
+
+    def next(self) -> np.ndarray | None:
+        """The held action, or None once its steps are used up."""
+        if self.left == 0:
+            return None
+        self.left -= 1
+        return self.action.copy()
+
+
 class Push2DExpert:
     """Scripted policy for ``robopref/Push2D-v0``, ``PushAvoid-v0`` and ``PushGroup-v0``.
 
@@ -82,12 +104,10 @@ class Push2DExpert:
         self.pusher = BlockPusher(self.embodiment)
         self.block: int | None = None
         self.leap_target: np.ndarray | None = None
-        self.detour_left = 0
-        self.detour_action = np.zeros(self.embodiment.action_dim)
+        self.detour = HeldAction()
         self.last_pose = np.full(3, np.inf)
         self.still_steps = 0
-        self.escape_left = 0
-        self.escape_action = np.zeros(self.embodiment.action_dim)
+        self.escape = HeldAction()
 
     # Which block, and where to.
 
@@ -220,13 +240,10 @@ class Push2DExpert:
 
     def _detour(self) -> np.ndarray | None:
         """A random constant action for a few steps, started at random when noise > 0."""
-        if self.detour_left == 0 and self.rng.uniform() < DETOUR_RATE * min(self.noise, 1.0):
-            self.detour_left = int(self.rng.integers(*DETOUR_STEPS))
-            self.detour_action = self.rng.uniform(-1.0, 1.0, self.embodiment.action_dim)
-        if self.detour_left == 0:
-            return None
-        self.detour_left -= 1
-        return self.detour_action.copy()
+        if not self.detour.active and self.rng.uniform() < DETOUR_RATE * min(self.noise, 1.0):
+            steps = int(self.rng.integers(*DETOUR_STEPS))
+            self.detour.start(self.rng.uniform(-1.0, 1.0, self.embodiment.action_dim), steps)
+        return self.detour.next()
 
     def _escape(self) -> np.ndarray | None:
         """A few steps straight away from the nearest block (turning at random), once the
@@ -236,16 +253,14 @@ class Push2DExpert:
         moved = np.abs(pose - self.last_pose)
         self.last_pose = pose
         self.still_steps = self.still_steps + 1 if moved[:2].max() < STILL_DISTANCE and moved[2] < STILL_ANGLE else 0
-        if self.escape_left == 0 and self.still_steps >= STUCK_STEPS:
+        if not self.escape.active and self.still_steps >= STUCK_STEPS:
             blocks = self.world.block_positions
             nearest = blocks[np.argmin(np.linalg.norm(blocks - pose[:2], axis=1))]
             away = unit(pose[:2] - nearest)
             turn = self.rng.uniform(-1.0, 1.0, self.embodiment.action_dim - 2)
-            self.escape_left, self.escape_action, self.still_steps = ESCAPE_STEPS, np.concatenate([away, turn]), 0
-        if self.escape_left == 0:
-            return None
-        self.escape_left -= 1
-        return self.escape_action.copy()
+            self.escape.start(np.concatenate([away, turn]), ESCAPE_STEPS)
+            self.still_steps = 0
+        return self.escape.next()
 
     def act(self, obs: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """The next action; ``obs`` is accepted for the policy interface, the state is read from the env."""

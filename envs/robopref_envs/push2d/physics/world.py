@@ -73,7 +73,12 @@ class World:
             shape.friction = FRICTION
         self._command = (0.0, 0.0, 0.0)
         self.robot.velocity_func = self._drive
+        self._forget_geometry()
         self.space = self._fresh_space()
+
+    def _forget_geometry(self) -> None:
+        self._pose_cache: np.ndarray | None = None
+        self._block_vertex_cache: np.ndarray | None = None
 
     def _drive(self, body: pymunk.Body, gravity: tuple[float, float], damping: float, dt: float) -> None:
         """pymunk velocity function of the robot: velocity control, no damping."""
@@ -121,6 +126,7 @@ class World:
             body.velocity = (vx, vy)
             body.angular_velocity = omega
         self.space = self._fresh_space()
+        self._forget_geometry()
 
     def step(self, action: np.ndarray) -> None:
         """Advance one control step with a normalised action in [-1, 1]^action_dim."""
@@ -131,32 +137,42 @@ class World:
         dt = CONTROL_DT / SUBSTEPS
         for _ in range(SUBSTEPS):
             self.space.step(dt)
+        self._forget_geometry()
 
-    # Geometry read by tasks, the renderer and the expert.
+    # Geometry read by tasks, the renderer and the expert, cached until the bodies move
+    # (each step reads it several times).
+
+    def _poses(self) -> np.ndarray:
+        """(1 + num_blocks, 3) rows of x, y, angle: the robot, then the blocks."""
+        if self._pose_cache is None:
+            self._pose_cache = np.array([[*b.position, b.angle] for b in self._bodies])
+        return self._pose_cache
 
     @property
     def robot_position(self) -> np.ndarray:
-        return np.array(self.robot.position)
+        return self._poses()[0, :2].copy()
 
     @property
     def robot_angle(self) -> float:
-        return float(self.robot.angle)
+        return float(self._poses()[0, 2])
 
     @property
     def block_positions(self) -> np.ndarray:
-        return np.array([b.position for b in self.blocks]).reshape(self.num_blocks, 2)
+        return self._poses()[1:, :2].copy()
 
     @property
     def block_angles(self) -> np.ndarray:
-        return np.array([b.angle for b in self.blocks])
+        return self._poses()[1:, 2].copy()
 
     def block_vertices(self) -> np.ndarray:
         """Corners of every block in the world, (num_blocks, 4, 2)."""
-        angles = self.block_angles
-        cos, sin = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
-        local = BLOCK_LOCAL_VERTICES[None]
-        rotated = np.concatenate([cos * local[..., :1] - sin * local[..., 1:], sin * local[..., :1] + cos * local[..., 1:]], axis=-1)
-        return self.block_positions[:, None, :] + rotated
+        if self._block_vertex_cache is None:
+            angles = self._poses()[1:, 2]
+            cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+            x, y = BLOCK_LOCAL_VERTICES[:, 0][None], BLOCK_LOCAL_VERTICES[:, 1][None]
+            rotated = np.stack([cos * x - sin * y, sin * x + cos * y], axis=-1)
+            self._block_vertex_cache = self._poses()[1:, None, :2] + rotated
+        return self._block_vertex_cache.copy()
 
     def robot_vertices(self) -> np.ndarray | None:
         """Corners of a stick robot, (4, 2); None for the disc."""
