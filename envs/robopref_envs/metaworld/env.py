@@ -7,8 +7,8 @@ Differences from ``gymnasium.make("Meta-World/MT1", env_name=...)``, and why:
   goal distribution, and ``reset(seed=s)`` gives the same goal on every machine;
 * the goal is observable (the last 3 entries of ``state``), as the scripted experts
   and PEARL's state-based reward models need it;
-* ``get_state``/``set_state`` capture everything a step depends on (MuJoCo's full
-  integration state, the task's random vector that places objects in the model, the
+* ``get_state``/``set_state`` capture everything a step depends on (MuJoCo's state
+  including the solver warm start, the task's random vector that places objects in the model, the
   frame-stacked previous observation, the step counter) so an episode replays exactly;
 * ``info`` carries ``success`` (bool), ``task_reward`` and ``pref_score`` (both the
   Meta-World v2 dense reward: B-Pref and PEARL's scripted teachers rank by it).
