@@ -28,7 +28,7 @@ ENV_IDS: dict[str, str] = {
     "avoid": "robopref/PushAvoid-v0",
     "group": "robopref/PushGroup-v0",
 }
-MAX_EPISODE_STEPS = 150  # the aligned expert needs about 90 steps at most (docs/benchmarks-push2d.md)
+MAX_EPISODE_STEPS = 150  # the noise-free expert needs 46-95 steps on average (docs/benchmarks-push2d.md)
 
 for _task, _env_id in ENV_IDS.items():
     if _env_id not in gym.registry:

@@ -9,8 +9,9 @@ Observation: a dict with
   absent when ``image_size=0`` or ``render_images=False``.
 
 Action: ``Box(-1, 1)``, scaled to velocities: gripper ``(vx, vy)``, sticks ``(vx, vy,
-omega)``; 1 is ``MAX_SPEED`` arena units/s and ``MAX_OMEGA`` rad/s. The env runs at
-10 Hz with 10 physics substeps per step.
+omega)``; 1 is ``MAX_SPEED`` (1.5 arena units/s) and ``MAX_OMEGA`` (3 rad/s). The env
+runs at 10 Hz with 10 physics substeps per step; the robot's velocity is the command
+unless a wall or a block stops it.
 
 Reward: ``task_reward`` (see ``tasks``). ``info`` carries ``success``, ``task_reward``,
 ``pref_score`` and ``violation`` at reset and at every step. The episode terminates

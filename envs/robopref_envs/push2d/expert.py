@@ -1,19 +1,14 @@
 """Scripted expert of the 2D pushing tasks, aligned or not with the person's preference.
 
-It reads the privileged physical state from ``env.unwrapped.world`` and picks one
-block at a time and a target point for it; ``planning.BlockPusher`` does the pushing.
-
-- Unaligned (and every ``push`` episode): push the nearest block straight up into the
-  goal strip, one after the other. In ``avoid`` this usually crosses the red zone; in
-  ``group`` it leaves the other blocks behind.
-- Aligned ``avoid``: push each block sideways into a lane beside the zone, then up the
-  lane, and route the robot around the zone whenever it travels.
-- Aligned ``group``: leapfrog: push the lowest block to just above the others and
-  towards them, so the blocks climb together.
+It reads the privileged physical state from ``env.unwrapped.world``. ``strategy``
+picks one block at a time and a target for it (see there for what aligned and unaligned
+do per task), ``planning.BlockPusher`` pushes it, and ``navigation.Navigator`` takes
+the robot around the other blocks (and, when aligned in ``avoid``, around the zone).
 
 ``noise`` adds Gaussian noise (std ``noise``) to every action and, now and then,
 random detours of a few steps (rate grows with ``noise``), which gives rollouts a
-spread of quality: some aligned episodes cross the zone, some fail.
+spread of quality: some aligned episodes cross the zone, some fail. A robot that stays
+jammed for a few steps backs off (at any noise).
 """
 
 from __future__ import annotations
@@ -22,24 +17,15 @@ import gymnasium as gym
 import numpy as np
 
 from robopref_envs.push2d.geometry import unit, wrap_half_turn
-from robopref_envs.push2d.layout import ARENA, BLOCK_CIRCUMRADIUS, GOAL, ZONE
-from robopref_envs.push2d.physics.world import MAX_OMEGA, MAX_SPEED
+from robopref_envs.push2d.layout import ARENA, BLOCK_CIRCUMRADIUS, ZONE
 from robopref_envs.push2d.navigation import Navigator
+from robopref_envs.push2d.physics.world import MAX_OMEGA, MAX_SPEED
 from robopref_envs.push2d.planning import BlockPusher, Motion, toward, turn_toward
+from robopref_envs.push2d.strategy import ZONE_CLEARANCE, PushStrategy
 
-TARGET_Y = 0.8  # blocks are pushed toward this height inside the goal strip
-DONE_Y = GOAL.y0 + 0.1  # a block this high is left alone: it is safely in the goal
-MAX_TARGET_X = 0.85  # targets stay this far from the side walls
-LATERAL_PUSH_Y = -0.3  # sideways pushes under the zone stay this low: an upright stick clears it
-LANE_MARGIN = 0.15  # room between the zone and a block pushed up a lane
-LANE_LOOKAHEAD = 0.3  # up a lane, aim this far ahead: a block drifting in is steered back soon
-LANE_TOLERANCE = 0.06  # a block this close to its lane goes up rather than sideways
 TURN_DISTANCE = 0.3  # sticks turn from travelling lengthwise to pushing this far from the approach point
 WALL_ROOM = 0.05  # sticks travel lengthwise only where both ends stay this far from the walls
 OBSTACLE_MARGIN = 0.02  # room kept from blocks other than the pushed one when travelling
-ZONE_CLEARANCE = 0.04  # extra room kept around the zone when the robot travels
-LEAP = 0.12  # group: the lowest block is pushed this far above the highest other block
-LEAP_REACHED = 0.04  # group: distance to its target at which a leap is over
 MIN_TURNING_SPEED = 0.25  # fraction of the travel speed left to a stick turned 90 degrees off its heading
 STILL_DISTANCE = 0.004  # the robot moved less than this (and turned less than STILL_ANGLE) in a step
 STILL_ANGLE = 0.01
@@ -92,18 +78,17 @@ class Push2DExpert:
         # Sticks travel lengthwise, so blocks they pass need room for their thickness
         # only; the zone needs room for their whole length.
         self.obstacle_clearance = BLOCK_CIRCUMRADIUS + e.radius + OBSTACLE_MARGIN
-        self.avoids_zone = self.aligned and self.task == "avoid"
-        zone = ZONE if self.avoids_zone else None
+        zone = ZONE if self.aligned and self.task == "avoid" else None
         self.navigator = Navigator(wall_margin=e.radius + 0.01, zone=zone, zone_margin=e.bounding_radius + ZONE_CLEARANCE)
-        self.lane_x = ZONE.x1 + BLOCK_CIRCUMRADIUS + LANE_MARGIN + e.half_width / 4  # sticks tilt a little
+        self.pusher = BlockPusher(e)
+        self.strategy = PushStrategy(self.world, e, self.task, self.aligned, self.pusher)
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> None:
         """Forget the current plan and reseed the noise (call at every env reset)."""
         self.rng = np.random.default_rng(seed)
-        self.pusher = BlockPusher(self.embodiment)
-        self.block: int | None = None
-        self.leap_target: np.ndarray | None = None
+        self.pusher.pushing = False
+        self.strategy.reset()
         self.detour = HeldAction()
         self.last_pose = np.full(3, np.inf)
         self.still_steps = 0
@@ -111,112 +96,15 @@ class Push2DExpert:
 
     # Which block, and where to.
 
-    def _pending(self) -> list[int]:
-        return [i for i, p in enumerate(self.world.block_positions) if p[1] < DONE_Y]
-
-    def _straight_up(self, block: np.ndarray) -> np.ndarray:
-        return np.array([np.clip(block[0], -MAX_TARGET_X, MAX_TARGET_X), TARGET_Y])
-
-    def _around_zone(self, block: np.ndarray) -> np.ndarray:
-        """Sideways into the nearer lane beside the zone, then up the lane.
-
-        A block under the zone goes sideways low enough for the robot to pass under the
-        zone; one between the zone and its lane goes sideways while still well below the
-        zone, and otherwise up, leaning out, with the robot below it.
-        In the lane, a block pushed up and the robot behind it (a stick shifted outwards,
-        see ``_offset``) clear the zone; the push leans outwards to undo any drift in.
-        """
-        side = 1.0 if block[0] >= 0 else -1.0
-        if abs(block[0]) < ZONE.x1 + BLOCK_CIRCUMRADIUS and block[1] < ZONE.y0:
-            return np.array([side * self.lane_x, min(block[1], LATERAL_PUSH_Y)])
-        if abs(block[0]) < self.lane_x - LANE_TOLERANCE and block[1] < LATERAL_PUSH_Y + LANE_TOLERANCE:
-            return np.array([side * self.lane_x, block[1]])
-        lane = side * np.clip(abs(block[0]), self.lane_x, MAX_TARGET_X)
-        # Lean outwards while below the zone only: beside it, a tilted stick would reach in.
-        ahead = LANE_LOOKAHEAD if block[1] < ZONE.y0 - LANE_TOLERANCE else TARGET_Y
-        return np.array([lane, min(block[1] + ahead, TARGET_Y)])
-
-    def _target(self, i: int) -> np.ndarray:
-        block = self.world.block_positions[i]
-        if self.avoids_zone:
-            return self._around_zone(block)
-        return self._straight_up(block)
-
-    def _choose(self, pending: list[int]) -> int:
-        """The block to push next: the nearest one, or in aligned ``avoid`` the outermost,
-        which would otherwise be shoved along (towards a wall) when the others are pushed
-        sideways into its lane."""
-        robot = self.world.robot_position
-        positions = self.world.block_positions
-
-        def free_start(i: int) -> bool:
-            block, target = positions[i], self._target(i)
-            return not self.pusher.start_blocked(block, target, self._offset(block, target), np.delete(positions, i, axis=0))
-
-        # Rather not a block whose push would start by ramming another one.
-        candidates = [i for i in pending if free_start(i)] or pending
-        if self.avoids_zone:
-            return max(candidates, key=lambda i: abs(positions[i][0]))
-
-        def travel(i: int) -> float:
-            return float(np.linalg.norm(self.pusher.approach_point(positions[i], self._target(i), np.zeros(2)) - robot))
-
-        return min(candidates, key=travel)
-
-    def _leap(self, pending: list[int]) -> tuple[int, np.ndarray]:
-        """Group: the block to push and its target, kept until the leap is over."""
-        positions = self.world.block_positions
-        if self.block in pending and self.leap_target is not None:
-            if np.linalg.norm(positions[self.block] - self.leap_target) > LEAP_REACHED and positions[self.block][1] < self.leap_target[1]:
-                return self.block, self.leap_target
-        lowest = min(pending, key=lambda i: positions[i][1])
-        others = np.delete(positions, lowest, axis=0)
-        if len(others) == 0:
-            target = self._straight_up(positions[lowest])
-        else:
-            centre_x = others[:, 0].mean()
-            x = centre_x + np.clip(positions[lowest][0] - centre_x, -LEAP, LEAP)
-            target = np.array([np.clip(x, -MAX_TARGET_X, MAX_TARGET_X), min(others[:, 1].max() + LEAP, TARGET_Y)])
-            target[1] = max(target[1], min(positions[lowest][1] + LEAP, TARGET_Y))
-        self.block, self.leap_target = lowest, target
-        return lowest, target
-
-    def _plan(self) -> tuple[int, np.ndarray] | None:
-        pending = self._pending()
-        if not pending:
-            return None
-        if self.aligned and self.task == "group":
-            return self._leap(pending)
-        if self.block not in pending:
-            self.block = self._choose(pending)
-        return self.block, self._target(self.block)
-
-    # How to move.
-
-    def _offset(self, block: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Aligned ``avoid`` with a stick: shift the stick away from the zone when pushing
-        up a lane, or sideways close under the zone, so its end on the zone's side does
-        not reach past the block (zeros otherwise: a centred stick sweeps fewer other
-        blocks along)."""
-        if not self.avoids_zone or self.pusher.max_offset == 0:
-            return np.zeros(2)
-        d = unit(target - block)
-        e = self.embodiment
-        if abs(d[0]) > abs(d[1]) and block[1] + e.half_width + e.radius + ZONE_CLEARANCE < ZONE.y0:
-            return np.zeros(2)  # sideways, low enough for a centred upright stick
-        n = np.array([-d[1], d[0]])
-        away = float((block - ZONE.center) @ n)
-        return n * np.sign(away) * self.pusher.max_offset
-
     def _motion(self) -> Motion:
-        plan = self._plan()
+        plan = self.strategy.next_push()
         robot, angle = self.world.robot_position, self.world.robot_angle
         if plan is None:
             return Motion(np.zeros(2))
-        i, target = plan
+        i, target, offset = plan
         blocks = self.world.block_positions
         block = blocks[i]
-        target, offset = self.pusher.reachable_push(block, target, self._offset(block, target))
+        target, offset = self.pusher.reachable_push(block, target, offset)
         if self.pusher.in_position(robot, angle, block, target, offset):
             return self.pusher.push(robot, angle, block, target, offset)
         approach = self.pusher.approach_point(block, target, offset)
