@@ -80,3 +80,37 @@ def test_eval_stage_writes_json_markdown_and_videos(tmp_path):
     assert "| success rate |" in (run / "eval.md").read_text()
     assert (run / "videos" / "episode_000.mp4").exists()
     assert out.stdout.strip().splitlines()[-1] == f"video: {run / 'videos' / 'episode_000.mp4'}"
+
+
+def test_eval_stage_replays_a_collected_dataset(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HYDRA_FULL_ERROR="0")
+    line = [f"hydra.searchpath=[file://{ROOT}/tests/conf]", "env=line"]
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "robopref.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    data = tmp_path / "demos.hdf5"
+    assert cli("collect", *line, "episodes=2", "noise=0.5", "videos=0", f"output={data}").returncode == 0
+    out = cli("eval", *line, "policy=replay", f"dataset={data}", "episodes=2", "workers=1", "videos=0")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(next((tmp_path / "outputs" / "eval").iterdir()).joinpath("eval.json").read_text())
+    from robopref.data import Dataset
+
+    ds = Dataset(data)
+    assert result["policy"] == "replay"
+    assert [e["ret"] for e in result["episodes"]] == pytest.approx([float(ds.read(d, "rewards").sum()) for d in ds.demos])
+
+
+def test_checkpoint_policy_is_loaded_and_rolled_out(tmp_path):
+    import torch
+
+    from robopref.policies import DiffusionPolicy, Normalizer, PolicyShapes, save_checkpoint
+    from tests.policies.conftest import tiny_config
+
+    torch.manual_seed(0)
+    norm = Normalizer.fit_arrays({"action": np.array([[-1.0], [1.0]]), "state": np.array([[-2.0, 0.0], [2.0, 1.0]])})
+    model = DiffusionPolicy(tiny_config(image_keys=[]), PolicyShapes(action_dim=1, low_dim={"state": 2}, images={}), norm)
+    path = save_checkpoint(tmp_path / "tiny.ckpt", model)
+    res = evaluate(LINE_ENV_CFG, PolicySpec(str(path), device="cpu"), episodes=2, workers=1, videos=0, progress=False)
+    assert res.policy == str(path) and [e.steps for e in res.episodes] == [12, 12]
+    assert all(np.isfinite(e.ret) for e in res.episodes)
