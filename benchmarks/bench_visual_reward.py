@@ -2,6 +2,7 @@
 
     python benchmarks/bench_visual_reward.py quality --tasks avoid group --triplets 10 30 --seeds 3
     python benchmarks/bench_visual_reward.py cross          # align on gripper, score short_stick
+    python benchmarks/bench_visual_reward.py metaworld      # reach-v3, corner camera, "keep the hand high"
     python benchmarks/bench_visual_reward.py speed          # OT reward of 1,000 rollouts × 50 frames
     python benchmarks/bench_visual_reward.py sinkhorn       # batched Sinkhorn vs pair-by-pair ot.sinkhorn
 
@@ -103,10 +104,35 @@ def pretrained(tmp: Path, pool: DatasetPool, store: PreferenceStore, seed: int, 
     return str(path)
 
 
+# Meta-World reach with a corner camera; the person also wants the hand kept high:
+# pref_score = task reward − HEIGHT_PENALTY per metre the hand is below HAND_HEIGHT.
+HAND_HEIGHT = 0.2
+HEIGHT_PENALTY = 20.0
+
+
+def metaworld_data() -> list[str]:
+    """Meta-World reach-v3 frames (mixed-quality expert) with the hand-height preference written into pref_score."""
+    import shutil
+
+    import h5py
+
+    src = collected("visual_mw_reach_corner", "env=metaworld", "env.task=reach-v3", "env.camera=corner", "env.horizon=80",
+                    "episodes=30", "quality=mixed")
+    dst = src.with_name("visual_mw_reach_corner_height.hdf5")
+    if not dst.exists():
+        shutil.copy(src, dst)
+        with h5py.File(dst, "r+") as f:
+            for demo in f["data"]:
+                g = f["data"][demo]
+                below = np.maximum(0.0, HAND_HEIGHT - g["obs/state"][:, 2])
+                g["infos/pref_score"][...] = g["infos/task_reward"][()] - HEIGHT_PENALTY * below
+    return [str(dst)]
+
+
 def quality(args: argparse.Namespace, task: str, train_embodiment: str = "gripper", eval_embodiment: str | None = None) -> None:
     pool = DatasetPool()
-    datasets = task_data(task, train_embodiment)
-    train, heldout = split(pool, datasets, args.train)
+    datasets = metaworld_data() if task == "metaworld_reach_height" else task_data(task, train_embodiment)
+    train, heldout = split(pool, datasets, args.train if task != "metaworld_reach_height" else 20)
     if eval_embodiment:
         heldout = [r for d in task_data(task, eval_embodiment) for r in whole_episodes(pool.get(d))]
     bench = "cross_embodiment" if eval_embodiment else "quality"
@@ -200,7 +226,7 @@ def sinkhorn_speed(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", nargs="+", choices=["quality", "cross", "speed", "sinkhorn"])
+    p.add_argument("what", nargs="+", choices=["quality", "cross", "metaworld", "speed", "sinkhorn"])
     p.add_argument("--tasks", nargs="+", default=["avoid", "group"])
     p.add_argument("--triplets", nargs="+", type=int, default=[10, 30])
     p.add_argument("--seeds", type=int, default=2)
@@ -223,6 +249,8 @@ def main() -> None:
                 quality(args, task)
         elif what == "cross":
             quality(args, "avoid", "gripper", "short_stick")
+        elif what == "metaworld":
+            quality(args, "metaworld_reach_height")
         elif what == "speed":
             speed(args)
         else:
