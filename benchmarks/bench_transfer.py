@@ -1,6 +1,7 @@
 """Cross-task preference transfer (PEARL's CPA): accuracy, end to end reward, speed.
 
     python benchmarks/bench_transfer.py accuracy [--pairs push2d:gripper>short_stick ...]
+    python benchmarks/bench_transfer.py fewshot  [--pairs ...] --methods gw_exact --restarts 10
     python benchmarks/bench_transfer.py end2end  [--pairs ...]
     python benchmarks/bench_transfer.py speed    [--sizes 2000 10000]
 
@@ -35,7 +36,7 @@ from robopref.rewards import Comparison, RewardConfig, fit_trajectory_reward
 from robopref.teachers import segment_returns
 from robopref.transfer.labels import SourceLabels, all_pairs, transfer_labels
 from robopref.transfer.evaluation import transfer_accuracy
-from robopref.transfer.pipeline import TransferSettings, random_pairs, read_sequences, transfer
+from robopref.transfer.pipeline import FewShot, TransferSettings, random_pairs, read_sequences, transfer
 
 MW_PAIRS = ["metaworld:window-open-v3>window-close-v3", "metaworld:drawer-open-v3>drawer-close-v3",
             "metaworld:button-press-v3>button-press-topdown-v3", "metaworld:door-open-v3>door-close-v3"]
@@ -84,6 +85,24 @@ def bench_accuracy(args) -> None:
                 print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, "features": args.features,
                                   "source_labels": len(labels), "seconds": time.perf_counter() - t,
                                   "gw_loss": None if plan is None else plan.loss, **acc}), flush=True)
+
+
+def bench_fewshot(args) -> None:
+    """Zero-shot vs few-shot: K real target labels pick among GW restarts (docs/transfer.md)."""
+    for spec in args.pairs:
+        (xs, rx, _, _), (ys, ry, _, _) = load_pair(spec, args.episodes, args.features)
+        for seed in range(args.seeds):
+            rng = np.random.default_rng(seed)
+            labels = oracle_labels(rx, args.source_labels, rng)
+            j, l = all_pairs(len(ys))
+            for method in args.methods:
+                for k in args.fewshot:
+                    fj, fl = random_pairs(len(ys), k, np.random.default_rng(1000 + seed))
+                    fewshot = FewShot(fj, fl, np.where(ry[fj] == ry[fl], 0.5, (ry[fj] > ry[fl]).astype(float))) if k else None
+                    settings = TransferSettings(method=method, seed=seed, restarts=args.restarts)
+                    result, plan = transfer(settings, xs, labels, ys, j, l, fewshot)
+                    print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, "features": args.features,
+                                      "fewshot": k, "restarts": args.restarts, **transfer_accuracy(result, ry)}), flush=True)
 
 
 def heldout_metrics(model, pool: DatasetPool, refs, truth: np.ndarray) -> dict[str, float]:
@@ -176,7 +195,7 @@ def bench_speed(args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["accuracy", "end2end", "speed", "speed-one"])
+    ap.add_argument("what", choices=["accuracy", "fewshot", "end2end", "speed", "speed-one"])
     ap.add_argument("--pairs", nargs="+", default=PUSH_PAIRS + MW_PAIRS)
     ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--episodes", type=int, default=200)
@@ -187,6 +206,7 @@ def main() -> None:
     ap.add_argument("--features", default="state_action", choices=["state_action", "actions", "states"])
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--sizes", nargs="+", type=int, default=[2000, 10000])
+    ap.add_argument("--fewshot", nargs="+", type=int, default=[0, 10, 20, 50], help="fewshot: real target labels")
     ap.add_argument("--exact-up-to", type=int, default=2000)
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--n", type=int, default=2000)
@@ -196,7 +216,7 @@ def main() -> None:
     if args.what == "speed-one":
         print(json.dumps(_speed_one(args.n, args.solver, args.source_labels, args.pairs_eval)))
         return
-    {"accuracy": bench_accuracy, "end2end": bench_end2end, "speed": bench_speed}[args.what](args)
+    {"accuracy": bench_accuracy, "fewshot": bench_fewshot, "end2end": bench_end2end, "speed": bench_speed}[args.what](args)
 
 
 if __name__ == "__main__":
