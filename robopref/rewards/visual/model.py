@@ -150,7 +150,10 @@ class VisualRewardModel:
         """Inverse of :meth:`save`; clear errors for a missing or foreign file."""
         if not os.path.isfile(path):
             raise FileNotFoundError(f"visual reward checkpoint {os.fspath(path)!r} does not exist")
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        try:  # tensors and plain containers only: no code runs on load
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # truncated files, non-torch files, pickled objects
+            raise ValueError(f"{os.fspath(path)}: cannot be read as a robopref visual reward checkpoint ({type(e).__name__}: {e})") from e
         if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
             raise ValueError(f"{os.fspath(path)}: not a robopref visual reward checkpoint (format {FORMAT})")
         enc_cfg = EncoderConfig(**{**ckpt["encoder_config"], "weights": None})  # weights are in the state dict

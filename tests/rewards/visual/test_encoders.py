@@ -92,3 +92,6 @@ def test_model_save_load_round_trip(tmp_path):
     torch.save({"format": "other"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a robopref visual reward"):
         VisualRewardModel.load(tmp_path / "other.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read"):
+        VisualRewardModel.load(tmp_path / "garbage.pt")
