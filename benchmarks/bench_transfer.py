@@ -70,39 +70,37 @@ def oracle_labels(returns: np.ndarray, n_labels: int, rng: np.random.Generator) 
     return SourceLabels(i, k, z)
 
 
-def bench_accuracy(args) -> None:
+def labelled_pairs(args):
+    """For every pair and seed: (spec, seed, source sequences, oracle source labels, target
+    sequences, target returns, every target pair)."""
     for spec in args.pairs:
         (xs, rx, _, _), (ys, ry, _, _) = load_pair(spec, args.episodes, args.features)
         for seed in range(args.seeds):
-            rng = np.random.default_rng(seed)
-            labels = oracle_labels(rx, args.source_labels, rng)
-            j, l = all_pairs(len(ys))
-            for method in args.methods:
-                settings = TransferSettings(method=method, seed=seed, restarts=args.restarts)
-                t = time.perf_counter()
-                result, plan = transfer(settings, xs, labels, ys, j, l)
-                acc = transfer_accuracy(result, ry)
-                print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, "features": args.features,
-                                  "source_labels": len(labels), "seconds": time.perf_counter() - t,
-                                  "gw_loss": None if plan is None else plan.loss, **acc}), flush=True)
+            labels = oracle_labels(rx, args.source_labels, np.random.default_rng(seed))
+            yield spec, seed, xs, labels, ys, ry, all_pairs(len(ys))
+
+
+def bench_accuracy(args) -> None:
+    for spec, seed, xs, labels, ys, ry, (j, l) in labelled_pairs(args):
+        for method in args.methods:
+            t = time.perf_counter()
+            result, plan = transfer(TransferSettings(method=method, seed=seed, restarts=args.restarts), xs, labels, ys, j, l)
+            acc = transfer_accuracy(result, ry)
+            print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, "features": args.features,
+                              "source_labels": len(labels), "seconds": time.perf_counter() - t,
+                              "gw_loss": None if plan is None else plan.loss, **acc}), flush=True)
 
 
 def bench_fewshot(args) -> None:
     """Zero-shot vs few-shot: K real target labels pick among GW restarts (docs/transfer.md)."""
-    for spec in args.pairs:
-        (xs, rx, _, _), (ys, ry, _, _) = load_pair(spec, args.episodes, args.features)
-        for seed in range(args.seeds):
-            rng = np.random.default_rng(seed)
-            labels = oracle_labels(rx, args.source_labels, rng)
-            j, l = all_pairs(len(ys))
-            for method in args.methods:
-                for k in args.fewshot:
-                    fj, fl = random_pairs(len(ys), k, np.random.default_rng(1000 + seed))
-                    fewshot = FewShot(fj, fl, np.where(ry[fj] == ry[fl], 0.5, (ry[fj] > ry[fl]).astype(float))) if k else None
-                    settings = TransferSettings(method=method, seed=seed, restarts=args.restarts)
-                    result, plan = transfer(settings, xs, labels, ys, j, l, fewshot)
-                    print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, "features": args.features,
-                                      "fewshot": k, "restarts": args.restarts, **transfer_accuracy(result, ry)}), flush=True)
+    for spec, seed, xs, labels, ys, ry, (j, l) in labelled_pairs(args):
+        for method in args.methods:
+            for k in args.fewshot:
+                fj, fl = random_pairs(len(ys), k, np.random.default_rng(1000 + seed))
+                fewshot = FewShot(fj, fl, np.where(ry[fj] == ry[fl], 0.5, (ry[fj] > ry[fl]).astype(float))) if k else None
+                result, _ = transfer(TransferSettings(method=method, seed=seed, restarts=args.restarts), xs, labels, ys, j, l, fewshot)
+                print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, "features": args.features,
+                                  "fewshot": k, "restarts": args.restarts, **transfer_accuracy(result, ry)}), flush=True)
 
 
 def heldout_metrics(model, pool: DatasetPool, refs, truth: np.ndarray) -> dict[str, float]:
