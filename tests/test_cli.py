@@ -16,7 +16,7 @@ LINE = [f"hydra.searchpath=[file://{ROOT}/tests/conf]", "env=line"]
 
 def robopref(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), HYDRA_FULL_ERROR="0")
-    return subprocess.run([sys.executable, "-m", "robopref.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "robopref.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_help_lists_stages(tmp_path):

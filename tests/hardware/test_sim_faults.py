@@ -139,7 +139,7 @@ def test_10k_adversarial_commands_never_move_the_arm_outside_its_limits(sim):
             assert np.linalg.norm(pos - prev_pos) <= allowed + 1e-6
         prev_t, prev_pos = t, (pos if cmd.kind is not CommandKind.joint else None)
     # what the physics actually did: the mocap (servo target) and the hand never left the box
-    log = [m for m in arm.motion_log if m[0] >= t_start]
+    log = [m for m in arm.motion_snapshot() if m[0] >= t_start]
     mocap = np.array([m[1] for m in log])
     hand = np.array([m[2] for m in log])
     assert len(log) > 10
@@ -165,6 +165,6 @@ def test_watchdog_stops_the_sim_arm_within_two_control_periods(sim):
         t_stop = rec.stops[n_stops]
         assert t_stop - t_last <= 2 * CONTROL_PERIOD, f"stopped {t_stop - t_last:.3f} s after the last command"
         time.sleep(0.05)
-        after = [m[1] for m in arm.motion_log if m[0] > t_stop + 0.03]
+        after = [m[1] for m in arm.motion_snapshot(since=t_stop + 0.03)]
         assert after and np.allclose(after[0], after[-1]), "the servo target kept moving after the stop"
         assert srv.server.counters["watchdog_stops"] >= 1

@@ -82,10 +82,18 @@ class SimArm(Arm):
         self._target: tuple[np.ndarray, np.ndarray] | None = None  # (position, quaternion) the servo follows
         self._gripper_ctrl = -1.0
         self.motion_log: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=config.motion_log_size)
+        self._log_lock = threading.Lock()  # the physics thread appends while readers copy
         self.ticks = 0
         self._task_cache: tuple | None = None
         self._task_wanted = False
         self._snap: dict | None = None
+
+    def motion_snapshot(self, since: float = float("-inf")) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """(time, servo target, hand position) of every physics tick after ``since``,
+        copied under the log's lock (iterating ``motion_log`` while the physics thread
+        appends raises "deque mutated during iteration")."""
+        with self._log_lock:
+            return [m for m in self.motion_log if m[0] > since]
 
     # -- lifecycle --------------------------------------------------------------------
     def connect(self) -> None:
@@ -264,5 +272,6 @@ class SimArm(Arm):
         d.ctrl[:] = [self._gripper_ctrl, -self._gripper_ctrl]
         self._mj.mj_step(self.model, d, nstep=self.env._sim.frame_skip)
         self.ticks += 1
-        self.motion_log.append((time.monotonic(), d.mocap_pos[0].copy(), d.xpos[self._hand].copy()))
+        with self._log_lock:
+            self.motion_log.append((time.monotonic(), d.mocap_pos[0].copy(), d.xpos[self._hand].copy()))
         self._publish()
