@@ -49,7 +49,15 @@ test: $(STAMP) $(CHROMIUM_STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
-bench: $(STAMP)
+# benchmark-only packages: imitation 1.0.1 is the reference the reward benchmark compares
+# against; --no-deps because its pins (gymnasium 0.29, sb3 2.2) would downgrade ours.
+BENCH_STAMP := $(VENV)/.bench-deps-installed
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet --no-deps imitation==1.0.1
+	$(PIP) install --quiet stable-baselines3 seals sacred scikit-learn
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
 	@for f in benchmarks/bench_*.py; do echo "# $$f" >&2; $(PY) $$f || exit 1; done
 
 clean:
