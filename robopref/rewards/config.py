@@ -27,15 +27,16 @@ class RewardConfig:
 
     kind: str = "bt"
     ensemble: int = 3
-    hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
+    hidden: list[int] = field(default_factory=lambda: [128, 128])
     activation: str = "leaky_relu"
     output_tanh: bool = False  # squash per-step rewards to [-1, 1] (B-Pref style)
-    lr: float = 3e-4
+    lr: float = 1e-3
     weight_decay: float = 0.0
-    epochs: int = 200
+    epochs: int = 100
     batch_size: int = 128
     val_fraction: float = 0.1
     patience: int = 30  # epochs without validation improvement before stopping
+    min_val: int = 50  # fewer held-out comparisons than this are too noisy to stop on: train all epochs
     bootstrap: bool = False  # Poisson(1) resampling per member; off: members differ by init only (PEBBLE), more accurate on few labels
     label_smoothing: float = 0.0
     trust: TrustFilterConfig = field(default_factory=TrustFilterConfig)

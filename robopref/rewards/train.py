@@ -119,7 +119,8 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
             vl, va = evaluate(model, val)
             hist.val_loss.append(vl)
             hist.val_accuracy.append(va)
-            score = vl
+            if len(val) >= cfg.min_val:
+                score = vl
         if score < best - 1e-5:
             best, best_state, stale, hist.best_epoch = score, copy.deepcopy(model.net.state_dict()), 0, epoch
         else:
@@ -129,7 +130,8 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
             break
     if best_state is not None:
         model.net.load_state_dict(best_state)
-    log.info("reward %s: %d epochs, best epoch %d, best %s loss %.4f", cfg.kind, hist.epochs_run, hist.best_epoch, "val" if val is not None else "train", best)
+    on_val = val is not None and len(val) >= cfg.min_val
+    log.info("reward %s: %d epochs, best epoch %d, best %s loss %.4f", cfg.kind, hist.epochs_run, hist.best_epoch, "val" if on_val else "train", best)
     return hist
 
 
