@@ -68,7 +68,7 @@ class DatasetCatalog:
     def _load(self, index: int) -> "_Open":
         fingerprint = self.fingerprint(index)
         dataset = Dataset(self.paths[index])
-        return _Open(fingerprint, dataset, self._image_key(dataset, self.camera), dataset.lengths)
+        return _Open(fingerprint, dataset, dataset.camera_key(self.camera, "there is nothing to show a person"), dataset.lengths)
 
     def _current(self, index: int) -> "_Open":
         """The open dataset, reopened if the file changed on disk.
@@ -87,18 +87,6 @@ class DatasetCatalog:
         """The open dataset and its image key (see :meth:`_current`)."""
         current = self._current(index)
         return current.dataset, current.image_key
-
-    @staticmethod
-    def _image_key(dataset: Dataset, camera: str | None) -> str:
-        keys = dataset.image_keys
-        if camera is not None:
-            key = camera if camera.endswith("_image") else f"{camera}_image"
-            if key not in keys:
-                raise ValueError(f"{dataset.path}: no camera {camera!r}; image keys are {keys}")
-            return f"obs/{key}"
-        if not keys:
-            raise ValueError(f"{dataset.path} has no obs/<camera>_image frames, so there is nothing to show a person")
-        return f"obs/{keys[0]}"
 
     def __len__(self) -> int:
         return len(self.paths)

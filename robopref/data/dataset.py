@@ -135,6 +135,19 @@ class Dataset:
         """Dimension of the action vectors."""
         return int(self._demo(self.demos[0])["actions"].shape[1])
 
+    def camera_key(self, camera: str | None = None, purpose: str = "") -> str:
+        """``obs/<camera>_image`` for ``camera`` (``front`` or ``front_image``; default: the
+        first camera). ``purpose`` ends the error raised when the file has no frames."""
+        keys = self.image_keys
+        if camera is not None:
+            key = camera if is_image_key(camera) else f"{camera}_image"
+            if key not in keys:
+                raise DatasetError(self.path, f"no camera {camera!r}; image keys are {keys}", key=f"obs/{key}")
+            return f"obs/{key}"
+        if not keys:
+            raise DatasetError(self.path, "has no obs/<camera>_image frames" + (f": {purpose}" if purpose else ""))
+        return f"obs/{keys[0]}"
+
     def masks(self) -> list[str]:
         """Names of the filter keys under ``mask/``."""
         return sorted(self._h5[MASK].keys()) if MASK in self._h5 else []

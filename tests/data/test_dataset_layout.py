@@ -120,3 +120,18 @@ def test_window_past_end_is_an_error(tmp_path):
         w.add_episode(make_episode(T=5))
     with pytest.raises(DatasetError, match=r"data/demo_0: segment \[3, 8\) is past the end"):
         Dataset(path).window(SegmentRef(str(path), "demo_0", 3, 5))
+
+
+def test_camera_key_names_the_camera_or_says_there_is_none(tmp_path):
+    path = tmp_path / "d.hdf5"
+    with DatasetWriter(path, env_args=ENV_ARGS, mode="w") as w:
+        w.add_episode(make_episode(T=3))
+    ds = Dataset(path)
+    assert ds.camera_key() == ds.camera_key("top") == ds.camera_key("top_image") == "obs/top_image"
+    with pytest.raises(DatasetError, match=r"obs/side_image: no camera 'side'; image keys are \['top_image'\]"):
+        ds.camera_key("side")
+    state_only = tmp_path / "s.hdf5"
+    with DatasetWriter(state_only, env_args=ENV_ARGS, mode="w") as w:
+        w.add_episode(make_episode(T=3, image=0))
+    with pytest.raises(DatasetError, match=r"s.hdf5: has no obs/<camera>_image frames: for a video"):
+        Dataset(state_only).camera_key(purpose="for a video")

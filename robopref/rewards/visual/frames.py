@@ -14,19 +14,6 @@ from robopref.data.pool import DatasetPool
 from robopref.data.segments import SegmentRef
 
 
-def image_key(ds: Dataset, camera: str | None = None) -> str:
-    """``obs/<camera>_image`` (default: the dataset's first camera); a clear error if there is none."""
-    keys = ds.image_keys
-    if camera is not None:
-        key = camera if camera.endswith("_image") else f"{camera}_image"
-        if key not in keys:
-            raise ValueError(f"{ds.path}: no camera {key!r}; image keys: {keys}")
-        return f"obs/{key}"
-    if not keys:
-        raise ValueError(f"{ds.path}: no image observations (obs/<camera>_image); visual rewards need camera frames")
-    return f"obs/{keys[0]}"
-
-
 def subsample_indices(length: int, count: int) -> np.ndarray:
     """``count`` evenly spaced indices over ``length`` steps, first and last included."""
     return np.round(np.linspace(0, length - 1, count)).astype(np.int64)
@@ -35,7 +22,7 @@ def subsample_indices(length: int, count: int) -> np.ndarray:
 def read_video(pool: DatasetPool, ref: SegmentRef, count: int | None = None, camera: str | None = None) -> np.ndarray:
     """uint8 (count or length, H, W, 3) frames of a segment."""
     ds = pool.get(ref.dataset)
-    frames = ds.read(ref.demo, image_key(ds, camera), ref.start, ref.stop)
+    frames = ds.read(ref.demo, ds.camera_key(camera, "visual rewards need camera frames"), ref.start, ref.stop)
     return frames if count is None else frames[subsample_indices(len(frames), count)]
 
 
