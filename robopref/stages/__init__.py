@@ -12,7 +12,7 @@ STAGES: dict[str, str] = {
     "label": "create segment queries and answer them with a scripted teacher (B-Pref)",
     "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
     "robot": "real-robot sessions via a robot server: `robot record` (teleop) or `robot rollout policy=...`, crash-safe dataset + mp4s",
-    "reward": "learn a reward (Bradley-Terry ensemble, RRL) from the preference store; relabel datasets",
+    "reward": "learn a reward (Bradley-Terry ensemble, RRL, RAPL visual, RLHF visual) from the preference store; relabel datasets",
     "transfer": "transfer preference labels from a labelled source task to a target task (Gromov-Wasserstein, PEARL's CPA)",
     "align": "align a diffusion policy with preferences (Diffusion-DPO) or a learned reward (best-of-N)",
 }
