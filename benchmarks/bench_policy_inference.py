@@ -205,14 +205,14 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    todo = args.only or ["inference", "train", "train_memory"]
-    if "inference" in todo:
+    selected = args.only or ["inference", "train", "train_memory"]
+    if "inference" in selected:
         for variant in ("lowdim", "image"):
             print(json.dumps(bench_inference(variant, device, args.reps if variant == "lowdim" else max(5, args.reps // 3), args.image_size)), flush=True)
-    if "train" in todo:
+    if "train" in selected:
         for variant in ("lowdim", "image"):
             print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)
-    if "train_memory" in todo:
+    if "train_memory" in selected:
         with tempfile.TemporaryDirectory(dir=ROOT / "outputs" if (ROOT / "outputs").exists() else None) as d:
             bench_train_memory([int(x) for x in args.memory_frames.split(",")], args.memory_steps, Path(d), args.memory_encoder)
 
