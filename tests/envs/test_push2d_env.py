@@ -159,6 +159,14 @@ def test_avoid_penalises_each_object_in_the_zone():
     assert info["violation"] is True and info["pref_score"] == pytest.approx(info["task_reward"] - 2 * ZONE_PENALTY)
 
 
+def test_zone_penalty_sets_what_the_zone_costs_the_person():
+    env = make_env("avoid", "gripper", image_size=0, zone_penalty=5.0)
+    env.reset(seed=0)
+    env.unwrapped.set_state(_state_with(env, robot=tuple(ZONE.center), blocks=[(-0.6, -0.5), (0.0, -0.5), (0.6, -0.5)]))
+    *_, info = env.step(_hold(env))
+    assert info["violation"] is True and info["pref_score"] == pytest.approx(info["task_reward"] - 5.0)
+
+
 def test_group_penalises_spread_beyond_the_threshold():
     env = make_env("group", "gripper", image_size=0)
     env.reset(seed=0)
@@ -219,6 +227,8 @@ def test_render_mode_rgb_array():
         ({"num_blocks": 0}, r"num_blocks must be an integer in \[1, 4\], got 0"),
         ({"num_blocks": 2.5}, r"num_blocks must be an integer"),
         ({"image_size": 4}, r"image_size must be 0 \(no images\) or at least 8, got 4"),
+        ({"zone_penalty": -1.0}, r"zone_penalty must be a finite number >= 0, got -1.0"),
+        ({"task": "push", "zone_penalty": 2.0}, r"zone_penalty applies to the avoid task only, not 'push'"),
     ],
 )
 def test_bad_kwargs_fail_with_the_value_and_the_choices(kwargs, message):

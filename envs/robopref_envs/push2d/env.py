@@ -13,6 +13,9 @@ omega)``; 1 is ``MAX_SPEED`` (1.5 arena units/s) and ``MAX_OMEGA`` (3 rad/s). Th
 runs at 10 Hz with 10 physics substeps per step; the robot's velocity is the command
 unless a wall or a block stops it.
 
+``zone_penalty`` (avoid only; default ``tasks.ZONE_PENALTY``) sets how much each object
+in the red zone costs the person per step.
+
 Reward: ``task_reward`` (see ``tasks``). ``info`` carries ``success``, ``task_reward``,
 ``pref_score`` and ``violation`` at reset and at every step. The episode terminates
 when every block is in the goal (unless ``terminate_on_success=False``); the time
@@ -61,8 +64,9 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         terminate_on_success: bool = True,
         render_mode: str | None = None,
         render_size: int = 256,
+        zone_penalty: float | None = None,
     ) -> None:
-        self.task = make_task(task)
+        self.task = make_task(task, zone_penalty)
         self.embodiment = get_embodiment(embodiment)
         self.num_blocks = _check_int("num_blocks", num_blocks, 1, MAX_BLOCKS)
         image_size = _check_int("image_size", image_size, 0, 1024)

@@ -106,12 +106,22 @@ class PushTask(Task):
 
 
 class AvoidTask(PushTask):
+    """``zone_penalty``: what each object in the zone costs per step, i.e. how strongly
+    the person cares. At the default 1.0 a long detour around the zone can cost about
+    as much task reward as a short crossing, so whole-episode preferences are mixed; a
+    person for whom the zone is a hard rule is better modelled by 5 or more."""
+
     name = "avoid"
     zone = ZONE
 
+    def __init__(self, zone_penalty: float = ZONE_PENALTY) -> None:
+        if not np.isfinite(zone_penalty) or zone_penalty < 0:
+            raise ValueError(f"zone_penalty must be a finite number >= 0, got {zone_penalty!r}")
+        self.zone_penalty = float(zone_penalty)
+
     def preference_penalty(self, world: World) -> tuple[float, bool]:
         inside = objects_in_zone(world, ZONE)
-        return ZONE_PENALTY * inside, inside > 0
+        return self.zone_penalty * inside, inside > 0
 
 
 class GroupTask(Task):
@@ -128,8 +138,13 @@ class GroupTask(Task):
 TASKS: dict[str, type[Task]] = {"push": PushTask, "avoid": AvoidTask, "group": GroupTask}
 
 
-def make_task(name: str) -> Task:
-    """The task called ``name``; an unknown name fails with the valid choices."""
+def make_task(name: str, zone_penalty: float | None = None) -> Task:
+    """The task called ``name``; an unknown name fails with the valid choices.
+    ``zone_penalty`` (avoid only) overrides ``ZONE_PENALTY``."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
-    return TASKS[name]()
+    if zone_penalty is None:
+        return TASKS[name]()
+    if name != "avoid":
+        raise ValueError(f"zone_penalty applies to the avoid task only, not {name!r}")
+    return AvoidTask(zone_penalty)
