@@ -117,11 +117,19 @@ class DatasetCatalog:
         return Clip(dataset, demo, start, length)
 
     def clip_of(self, segment: SegmentRef) -> Clip:
-        """The clip of a stored segment; ``NotShowable`` if its dataset is not configured."""
+        """The clip of a stored segment; ``NotShowable`` if its dataset is not configured
+        or the window is not inside it."""
+        named = self.address(segment)
+        return self.clip(named.dataset, named.demo, named.start, named.length)
+
+    def address(self, segment: SegmentRef) -> Clip:
+        """The clip a segment names, without checking its window against the file (no
+        ``stat``): for segments already checked with :meth:`clip_of`. ``NotShowable`` if
+        its dataset is not configured."""
         index = self.index_of(segment.dataset)
         if index is None:
             raise NotShowable(f"segment dataset {segment.dataset!r} is not one of the datasets this server was started with")
-        return self.clip(index, segment.demo, segment.start, segment.length)
+        return Clip(index, segment.demo, segment.start, segment.length)
 
     def frames(self, clip: Clip) -> np.ndarray:
         """uint8 frames (T, H, W, 3) of a clip."""

@@ -59,10 +59,14 @@ class QueryViews:
         return True
 
     def view(self, query: Query) -> dict[str, Any]:
-        """JSON for the page: id, kind and a video URL per segment."""
+        """JSON for the page: id, kind and a video URL per segment.
+
+        For a query :meth:`showable` accepted: its windows are not checked against the
+        files again (that is a ``stat`` per segment on every ``/api/next``).
+        """
         segments = []
         for segment in query.segments:
-            clip = self.catalog.clip_of(segment)
+            clip = self.catalog.address(segment)
             url = f"/api/videos/{clip.dataset}/{quote(clip.demo, safe='')}/{clip.start}/{clip.length}.webm"
             segments.append({"video": url, "dataset": clip.dataset, "demo": clip.demo, "start": clip.start, "length": clip.length})
         return {"id": query.id, "kind": query.kind, "origin": query.origin, "segments": segments}

@@ -35,7 +35,7 @@ from robopref.app.overview import overview
 from robopref.app.queries import QueryViews, answer_fields, describe
 from robopref.app.videos import VideoCache
 from robopref.app.writer import GroupWriter
-from robopref.prefs import PreferenceStore
+from robopref.prefs import Label, PreferenceStore
 from robopref.prefs.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,9 @@ def create_app(
     cache = Path(cache_dir) if cache_dir is not None else Path(f"{store.path}.videos")
     videos = VideoCache(catalog, cache, fps=fps)
     views = QueryViews(catalog)
-    all_queries, answers = QueryList(store), HumanAnswers(store, SOURCE)
-    writer = GroupWriter(store)
     assigner = Assigner(overlap, overlap_annotators, order, lease_s, showable=views.showable)
+    all_queries, answers = QueryList(store), HumanAnswers(store, SOURCE, assigner.new_pool)
+    writer = GroupWriter(store, listener=answers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -144,17 +144,22 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    # The JSON API handlers are coroutines: each does microseconds of in-memory work and
+    # indexed reads, then awaits its commit, so running them on the event loop saves a
+    # hand-off to a pool thread and back (and the GIL ping-pong it causes) per request.
+    # Slow work (videos, export, overview) stays in sync handlers, run in FastAPI's pool.
+
     @app.post("/api/sessions", status_code=201)
-    def start_session(body: SessionStart) -> dict[str, Any]:
+    async def start_session(body: SessionStart) -> dict[str, Any]:
         """A new session for ``annotator``: its start time, by the server's clock, which
         also stamps the labels, so progress counts do not depend on the laptop's clock."""
         return {"annotator": body.annotator, "since": time.time(), "size": session_size}
 
     @app.get("/api/next")
-    def next_query(
+    async def next_query(
         annotator: str = Param(min_length=1, max_length=64, pattern=NAME_PATTERN),
         since: float = Param(0.0, ge=0.0, le=1e11),
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """The annotator's current query (resumed after a reload), progress and last answer.
 
         ``since`` is when the session began (seconds since the epoch): answers from then
@@ -164,24 +169,23 @@ def create_app(
         if not annotator:
             raise _error(422, "annotator: must not be blank")
         queries = all_queries.get()
-        answered_by = answers.get()
-        mine = [l for l in store.labels(annotator=annotator, source=SOURCE) if l.timestamp >= since]
-        picked = assigner.assign(annotator, queries, answered_by)
+        with answers.current() as pool:
+            picked = assigner.assign(annotator, queries, pool)
+            answered, last = answers.session(annotator, since)
         if picked.query is not None and prefetch:
             warm([picked.query, *picked.upcoming])
-        answered = len(mine)
-        last = max(mine, key=lambda l: l.id) if mine else None
-        return {
+        # a JSONResponse as is: FastAPI would otherwise validate and re-encode the dict
+        return JSONResponse({
             "annotator": annotator,
             "session": {"since": since, "answered": answered, "size": session_size,
                         "planned": min(session_size, answered + picked.available)},
             "last": None if last is None else describe(last),
             "query": None if picked.query is None else views.view(picked.query),
             "queries_total": len(queries),
-        }
+        })
 
     @app.post("/api/answers")
-    def post_answer(answer: Answer) -> JSONResponse:
+    async def post_answer(answer: Answer) -> JSONResponse:
         """Record an answer. The same ``request_id`` again returns the stored label (200)."""
         annotator = answer.annotator
         try:
@@ -191,14 +195,14 @@ def create_app(
         if not views.showable(query):
             raise _error(404, f"query {query.id} is not served here: its datasets are not among this server's")
 
-        def write(store: PreferenceStore) -> tuple[int, bool]:
+        def write(store: PreferenceStore) -> tuple[tuple[int, bool], Label | None]:
             # check and write in one transaction: two tabs cannot both answer
             history = store.labels(query_id=query.id, include_superseded=True)
             for label in history:
                 if label.request_id == answer.request_id:
                     if label.annotator != annotator:
                         raise _error(409, f"request_id {answer.request_id!r} belongs to another annotator's answer")
-                    return label.id, True
+                    return (label.id, True), None
             superseded = {label.supersedes for label in history}
             current = [l for l in history if l.annotator == annotator and l.kind != "retract" and l.id not in superseded]
             if current:
@@ -206,20 +210,19 @@ def create_app(
             fields = answer_fields(query, answer.choice, answer.ranking)
             new = store.add_label(query.id, annotator=annotator, source=SOURCE, note=answer.note or None,
                                   request_id=answer.request_id, **fields)
-            return new, False
+            return (new, False), store.label(new)
 
         try:
-            label_id, duplicate = writer.write(write)
+            label_id, duplicate = await writer.write(write)
         except ValueError as err:
             raise _error(409 if "request_id" in str(err) else 400, str(err)) from None
         if duplicate:
             return JSONResponse({"label_id": label_id, "query_id": query.id, "duplicate": True})
-        answers.added(label_id, query.id, annotator)
-        assigner.release(annotator, query.id)
+        assigner.release(annotator, query.id)  # after the answer index has it (the writer recorded it)
         return JSONResponse({"label_id": label_id, "query_id": query.id, "duplicate": False}, status_code=201)
 
     @app.post("/api/undo")
-    def undo(body: Undo) -> JSONResponse:
+    async def undo(body: Undo) -> JSONResponse:
         """Undo one of the annotator's answers: a ``retract`` label supersedes it (append-only)."""
         try:
             label = store.label(body.label_id)
@@ -228,25 +231,25 @@ def create_app(
         if label.annotator != body.annotator or label.source != SOURCE:
             raise _error(403, f"label {label.id} is not an answer of {body.annotator}; only your own answers can be undone")
 
-        def write(store: PreferenceStore) -> tuple[int, bool]:
+        def write(store: PreferenceStore) -> tuple[tuple[int, bool], Label | None]:
             history = store.labels(query_id=label.query_id, include_superseded=True)
             for row in history:
                 if row.request_id == body.request_id:
-                    return row.id, True
+                    return (row.id, True), None
             if label.kind == "retract":
                 raise _error(409, f"label {label.id} is itself an undo; it cannot be undone")
             newer = [row.id for row in history if row.supersedes == label.id]
             if newer:
                 raise _error(409, f"label {label.id} was already undone or replaced (by label {newer[0]})")
-            return store.retract(label.id, annotator=body.annotator, source=SOURCE, request_id=body.request_id), False
+            retract = store.retract(label.id, annotator=body.annotator, source=SOURCE, request_id=body.request_id)
+            return (retract, False), store.label(retract)
 
         try:
-            retract_id, duplicate = writer.write(write)
+            retract_id, duplicate = await writer.write(write)
         except ValueError as err:
             raise _error(409, str(err)) from None
         if duplicate:
             return JSONResponse({"retract_id": retract_id, "label_id": label.id, "query_id": label.query_id, "duplicate": True})
-        answers.added(retract_id, label.query_id, label.annotator, retract=True)
         assigner.hand_back(body.annotator, label.query_id)
         return JSONResponse({"retract_id": retract_id, "label_id": label.id, "query_id": label.query_id, "duplicate": False}, status_code=201)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from robopref.app.assignment import Assigner, answered_by, in_overlap
@@ -101,6 +103,50 @@ def test_unshowable_queries_are_never_assigned():
     qs = queries(3)
     a = Assigner(showable=lambda q: q.id != 1, order="oldest")
     assert a.assign("ana", qs, {}).query.id == 2
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_pool_kept_current_assigns_like_a_plain_mapping(seed):
+    """The server's pool, updated answer by answer (undos, new queries, foreign answers,
+    expiring leases), must pick exactly what a mapping rebuilt for each call picks."""
+    rng = random.Random(seed)
+    every = queries(70)
+    hidden = {q.id for q in every if rng.random() < 0.1}
+    shown = len(every) - 20
+    settings = dict(overlap=rng.choice([0.0, 0.3, 1.0]), overlap_annotators=rng.choice([2, 3]), lease_s=50,
+                    order=rng.choice(["newest", "oldest"]), showable=lambda q: q.id not in hidden)
+    clock_a, clock_b = Clock(), Clock()
+    plain, kept = Assigner(clock=clock_a, **settings), Assigner(clock=clock_b, **settings)
+    pool, answers = kept.new_pool(), {}
+    done: list[tuple[int, str]] = []
+
+    def answer(qid: int, who: str) -> None:
+        answers.setdefault(qid, set()).add(who)
+        pool.add(qid, who)
+
+    for _ in range(250):
+        who, roll = rng.choice("abcde"), rng.random()
+        if roll < 0.55:
+            qs = every[:shown]
+            a, b = plain.assign(who, qs, {q: set(w) for q, w in answers.items()}), kept.assign(who, qs, pool)
+            assert (a.query, a.available, a.upcoming) == (b.query, b.available, b.upcoming)
+            if a.query is not None and rng.random() < 0.7:
+                answer(a.query.id, who)
+                done.append((a.query.id, who))
+                plain.release(who, a.query.id), kept.release(who, a.query.id)
+        elif roll < 0.65 and done:  # an undo
+            qid, by = done.pop(rng.randrange(len(done)))
+            answers[qid].discard(by)
+            answers = {q: w for q, w in answers.items() if w}
+            pool.remove(qid, by)
+            plain.hand_back(by, qid), kept.hand_back(by, qid)
+        elif roll < 0.7:  # new queries in the store
+            shown = min(len(every), shown + rng.randint(1, 3))
+        elif roll < 0.75:  # leases run out
+            clock_a.now += 60
+            clock_b.now += 60
+        elif roll < 0.8:  # another server's annotator
+            answer(rng.choice(every).id, "zoe")
 
 
 @pytest.mark.parametrize("kwargs, message", [({"overlap": -0.1}, "annotator_overlap"), ({"overlap_annotators": 1}, "overlap_annotators"),

@@ -45,15 +45,35 @@ def test_overview_and_index_follow_the_store(tmp_path):
         index = HumanAnswers(store)
         assert index.get() == {}
         first = store.add_label(q1, annotator="ana", source="human", value=1.0)
-        index.added(first, q1, "ana")
+        index.record(store.label(first))
         assert index.get() == {q1: {"ana"}}
         store.add_label(q2, annotator="oracle", source="scripted", value=0.0)  # another writer: index rebuilds
         store.add_label(q2, annotator="bob", source="human", value=0.0)
         assert index.get() == {q1: {"ana"}, q2: {"bob"}}
         undo = store.retract(first, annotator="ana", source="human")
-        index.added(undo, q1, "ana", retract=True)
+        index.record(store.label(undo))
         assert index.get() == {q2: {"bob"}}
         o = overview(store)
     assert o["labels"] == 2 and o["by_source"] == {"scripted": 1, "human": 1}
     assert {a["annotator"]: a["labels"] for a in o["by_annotator"]} == {"bob": 1, "oracle": 1}  # ana's answer was undone
     assert o["queries_without_label"] == 1 and o["labels_including_history"] == 4
+
+
+def test_index_waits_for_its_own_commits_and_rebuilds_for_other_writers(tmp_path, monkeypatch):
+    seg = lambda i: SegmentRef("d.hdf5", f"demo_{i}", 0, 5)  # noqa: E731
+    with PreferenceStore(tmp_path / "p.sqlite") as store:
+        q1, q2 = store.add_queries([(seg(0), seg(1)), (seg(2), seg(3))])
+        index = HumanAnswers(store)
+        assert index.get() == {}
+        rebuilds = []
+        real_rebuild = index._rebuild
+        monkeypatch.setattr(index, "_rebuild", lambda: (rebuilds.append(1), real_rebuild()))
+        index.expect(1)  # the answer writer announces a row, commits it, then records it
+        mine = store.add_label(q1, annotator="ana", source="human", value=1.0, timestamp=50.0)
+        assert index.get() == {} and rebuilds == []  # committed, not yet recorded: not another writer
+        index.record(store.label(mine))
+        assert index.get() == {q1: {"ana"}} and rebuilds == []
+        assert index.session("ana", since=0.0) == (1, store.label(mine))
+        assert index.session("ana", since=60.0) == (0, None)
+        store.add_label(q2, annotator="bob", source="human", value=0.0)  # another writer
+        assert index.get() == {q1: {"ana"}, q2: {"bob"}} and rebuilds == [1]
