@@ -41,8 +41,10 @@ def test_mistyped_key_and_wrong_type_name_the_key(tmp_path):
     assert out.returncode != 0 and "Key 'episode' not in 'CollectConfig'" in out.stderr
     out = robopref("collect", *LINE, "episodes=many", cwd=tmp_path)
     assert out.returncode != 0 and "full_key: episodes" in out.stderr
+    out = robopref("collect", *LINE, "quality=superb", cwd=tmp_path)
+    assert out.returncode != 0 and "full_key: quality" in out.stderr and "expected one of [expert, mixed, mh]" in out.stderr
     out = robopref("collect", *LINE, "policy=clever", cwd=tmp_path)
-    assert out.returncode != 0 and "expected one of [expert, random]" in out.stderr
+    assert out.returncode != 0 and "policy='clever' is not expert, random, replay or an existing checkpoint file" in out.stderr
 
 
 def test_collect_writes_dataset_video_config_log_summary(tmp_path):

@@ -8,10 +8,10 @@ from typing import Sequence
 import numpy as np
 
 from robopref.data.pool import DatasetPool
-from robopref.data.sampling import sample_pairs, sample_segments
+from robopref.data.sampling import sample_pairs, sample_segments, whole_episodes
 from robopref.data.segments import SegmentRef
 from robopref.prefs import PreferenceStore
-from robopref.rewards.model import TrajectoryRewardModel
+from robopref.rewards.loading import RewardModel, segment_returns
 from robopref.rewards.preferences import comparisons_from_store
 
 WeightedPair = tuple[SegmentRef, SegmentRef, float]
@@ -30,7 +30,7 @@ def pairs_from_labels(store: PreferenceStore, sources: Sequence[str] | None = No
 
 
 def pairs_from_reward(
-    model: TrajectoryRewardModel,
+    model: RewardModel,
     pool: DatasetPool,
     datasets: Sequence[str],
     n: int,
@@ -39,12 +39,14 @@ def pairs_from_reward(
     kappa: float | None = None,
     min_gap: float = 0.0,
 ) -> list[WeightedPair]:
-    """Rank random segment pairs of rollouts by the learned return (μ − κσ); the higher
-    one wins. Pairs whose predicted returns differ by less than ``min_gap`` are dropped."""
+    """Rank random segment pairs of rollouts by the learned return (μ − κσ for a Gaussian
+    reward; trajectory or visual reward); the higher one wins. Pairs whose predicted
+    returns differ by less than ``min_gap`` are dropped. ``length=0`` takes whole episodes."""
     segs: list[SegmentRef] = []
     for d in datasets:
-        segs += sample_segments(pool.get(d), length, max(2, 2 * n // len(datasets)), rng)
-    returns = {s: float(model.reward(model.spec.segment(pool, s), kappa=kappa).sum()) for s in dict.fromkeys(segs)}
+        segs += whole_episodes(pool.get(d)) if length == 0 else sample_segments(pool.get(d), length, max(2, 2 * n // len(datasets)), rng)
+    unique = list(dict.fromkeys(segs))
+    returns = dict(zip(unique, segment_returns(model, pool, unique, kappa).tolist()))
     out: list[WeightedPair] = []
     for a, b in sample_pairs(list(returns), n, rng):
         gap = returns[a] - returns[b]

@@ -15,4 +15,5 @@ STAGES: dict[str, str] = {
     "reward": "learn a reward (Bradley-Terry ensemble, RRL, RAPL visual, RLHF visual) from the preference store; relabel datasets",
     "transfer": "transfer preference labels from a labelled source task to a target task (Gromov-Wasserstein, PEARL's CPA)",
     "align": "align a diffusion policy with preferences (Diffusion-DPO) or a learned reward (best-of-N)",
+    "pipeline": "a whole experiment (experiment=quickstart): demos -> policy -> labels -> rewards -> alignment -> report.md; resumable",
 }

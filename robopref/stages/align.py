@@ -69,7 +69,7 @@ def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator) -> dict[str, Any]
     from robopref.align.finetune import dpo_finetune
     from robopref.align.pairs import pairs_from_labels, pairs_from_reward
     from robopref.prefs import PreferenceStore
-    from robopref.rewards.model import TrajectoryRewardModel
+    from robopref.rewards.loading import load_reward
 
     pool = DatasetPool()
     if cfg.pairs_from == "labels":
@@ -79,7 +79,7 @@ def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator) -> dict[str, Any]
         if not cfg.reward_checkpoint or cfg.dataset is None:
             raise ValueError("pairs_from=reward needs reward_checkpoint=<reward.pt> and dataset=<rollouts.hdf5> to rank")
         datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset)
-        pairs = pairs_from_reward(TrajectoryRewardModel.load(cfg.reward_checkpoint), pool, datasets, cfg.pairs, cfg.segment_length, rng, cfg.kappa)
+        pairs = pairs_from_reward(load_reward(cfg.reward_checkpoint), pool, datasets, cfg.pairs, cfg.segment_length, rng, cfg.kappa)
     else:
         raise ValueError(f"pairs_from={cfg.pairs_from!r}: expected 'labels' or 'reward'")
     if not pairs:
@@ -99,22 +99,36 @@ def _evaluate(cfg: DictConfig, env_cfg: dict[str, Any], checkpoint: str, out: Pa
 
 
 def _best_of_n_eval(cfg: DictConfig, env_cfg: dict[str, Any]) -> dict[str, Any]:
+    """Roll the base policy and its best-of-N version out on the same seeds; the same
+    metrics (success, return, pref_return, violation with 95% CIs) as ``robopref eval``."""
     from robopref.align.best_of_n import BestOfNPolicy, TrajectoryRewardScorer
+    from robopref.eval.runner import EpisodeResult, episode_seed, summarize_episodes
     from robopref.policies import load_policy
+    from robopref.rewards.loading import load_reward
     from robopref.rewards.model import TrajectoryRewardModel
     from robopref.rollout.factory import make_env
     from robopref.rollout.record import record_episode
-    from robopref.stages.collect import summarize
 
     if not cfg.reward_checkpoint:
         raise ValueError("method=best_of_n needs reward_checkpoint=<reward.pt> to score the sampled chunks")
+    reward = load_reward(cfg.reward_checkpoint)
+    if not isinstance(reward, TrajectoryRewardModel):
+        raise ValueError(f"reward_checkpoint={cfg.reward_checkpoint}: best-of-N scores chunks with a trajectory reward (bt, rrl); "
+                         "a visual reward needs the chunk's future frames, which are not known before it runs")
     base = load_policy(cfg.policy, device=cfg.device, seed=cfg.seed)
-    scorer = TrajectoryRewardScorer(TrajectoryRewardModel.load(cfg.reward_checkpoint), base.n_obs_steps - 1, base.n_action_steps, cfg.kappa)
+    scorer = TrajectoryRewardScorer(reward, base.n_obs_steps - 1, base.n_action_steps, cfg.kappa)
     env = make_env(env_cfg)
     out: dict[str, Any] = {}
     for name, policy in (("before", base), ("after", BestOfNPolicy(base, scorer, n=cfg.n))):
-        eps = [record_episode(env, policy, seed=cfg.seed * 100_003 + i) for i in range(cfg.eval_episodes)]
-        out[name] = summarize(eps)
+        results = []
+        for i in range(cfg.eval_episodes):
+            seed = episode_seed(cfg.seed, i)
+            ep = record_episode(env, policy, seed=seed)
+            infos = ep.infos
+            results.append(EpisodeResult(i, seed, len(ep), bool(ep.success), float(ep.total_reward),
+                                         float(infos["pref_score"].sum()) if "pref_score" in infos else None,
+                                         bool(infos["violation"].any()) if "violation" in infos else None))
+        out[name] = {"n_episodes": len(results), "metrics": {k: v.to_dict() for k, v in summarize_episodes(results).items()}}
     env.close()
     return out
 

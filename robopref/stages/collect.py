@@ -1,5 +1,10 @@
 """``robopref collect``: roll a policy out for N episodes and write a dataset.
 
+The policy is the env's scripted expert (``policy=expert``, with ``noise``, ``quality``
+and ``aligned``), uniform random actions (``policy=random``) or a trained policy
+checkpoint (``policy=path/to/best.ckpt``), e.g. to record rollouts for people or a
+scripted teacher to label.
+
 Writes ``dataset.hdf5`` (robomimic layout, images included), a few mp4s and
 ``summary.json`` (episodes, success rate, mean return, ...) in the run directory.
 """
@@ -8,8 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,7 +26,8 @@ from robopref.data.episode import Episode
 from robopref.data.layout import is_image_key
 from robopref.data.video import write_video
 from robopref.data.writer import DatasetWriter
-from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
+from robopref.eval.policies import PolicySpec, build_policy
+from robopref.rollout.factory import env_args_of, make_env
 from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
 from robopref.rollout.record import record_episode
 from robopref.utils.rundir import run_dir
@@ -31,19 +36,12 @@ from robopref.utils.seed import seed_everything
 log = logging.getLogger(__name__)
 
 
-class CollectPolicy(str, Enum):
-    """Which policy ``collect`` rolls out."""
-
-    expert = "expert"
-    random = "random"
-
-
 @dataclass
 class CollectConfig(StageConfig):
     """Config of ``robopref collect`` (see conf/collect.yaml for the defaults)."""
 
     env: Any = MISSING
-    policy: CollectPolicy = CollectPolicy.expert
+    policy: str = "expert"  # expert | random | path to a policy checkpoint
     noise: float = 0.0  # action noise of the scripted expert (0 = clean expert)
     quality: Quality = Quality.expert  # expert | mixed (noise levels cycled) | mh (better/okay/worse operators + masks)
     mixed_noise: list = field(default_factory=lambda: list(DEFAULT_MIXED_NOISE))  # levels for quality=mixed
@@ -104,10 +102,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Collect ``cfg.episodes`` episodes; return the summary (also saved as JSON)."""
     seed_everything(cfg.seed)
     out_dir = run_dir()
-    kind = CollectPolicy(cfg.policy).value
+    spec = PolicySpec(str(cfg.policy), aligned=cfg.aligned, device=cfg.device)
+    spec.check()
+    if spec.kind == "replay":
+        raise ValueError("policy=replay re-records a dataset; use `robopref eval policy=replay` to check a replay instead")
     quality = Quality(cfg.quality)
-    if kind != "expert" and quality is not Quality.expert:
-        raise ValueError(f"quality={quality.value} varies the scripted expert's noise; it needs policy=expert, not policy={kind}")
+    if spec.kind != "expert" and quality is not Quality.expert:
+        raise ValueError(f"quality={quality.value} varies the scripted expert's noise; it needs policy=expert, not policy={spec.name}")
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
     env = make_env(cfg.env)
     output = _resolve_output(cfg.output, out_dir)
@@ -119,7 +120,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     with DatasetWriter(output, env_args=env_args, mode="a" if cfg.append else "w") as writer:
         for i, plan in enumerate(tqdm(plans, desc=f"collect {cfg.env.get('name', '')}", unit="ep")):
             if plan not in policies:  # one expert per noise level; record_episode reseeds it per episode
-                policies[plan] = make_scripted_policy(cfg.env, env, kind=kind, noise=plan.noise, aligned=cfg.aligned, seed=cfg.seed)
+                policies[plan] = build_policy(replace(spec, noise=plan.noise), cfg.env, env, seed=cfg.seed)
             ep = record_episode(env, policies[plan], seed=cfg.seed * 100_003 + i, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs)
             ep.attrs["noise"] = plan.noise
             if plan.operator is not None:

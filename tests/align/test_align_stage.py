@@ -32,7 +32,8 @@ def test_align_dpo_and_best_of_n(line_dataset, tmp_path):
     out = robopref("align", *common, "method=best_of_n", f"reward_checkpoint={tmp_path / 'reward' / 'reward.pt'}", "n=4", f"hydra.run.dir={tmp_path / 'bon'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     bon = json.loads((tmp_path / "bon" / "summary.json").read_text())
-    assert bon["before"]["episodes"] == 2 and bon["after"]["episodes"] == 2
+    assert bon["before"]["n_episodes"] == 2 and bon["after"]["n_episodes"] == 2
+    assert 0 <= bon["after"]["metrics"]["success"]["mean"] <= 1
 
 
 def test_align_errors(tmp_path):

@@ -1,0 +1,69 @@
+"""``robopref pipeline``: a tiny experiment end to end, its report, and resuming after a kill."""
+
+from __future__ import annotations
+
+import json
+
+from tests.test_cli import robopref
+
+TINY = [
+    "experiment.demos.unaligned=6", "experiment.demos.aligned=3",
+    "++experiment.env_overrides.image_size=16",
+    'experiment.policy_args=["policy.down_dims=[8,16]","policy.diffusion_step_embed_dim=8","policy.horizon=8","policy.n_action_steps=4",'
+    '"policy.num_inference_steps=2","batch_size=16","epochs=1","max_train_steps=2","eval_every=0","torch_threads=1","progress=false"]',
+    "experiment.rollouts=4", "experiment.person.queries=3",
+    'experiment.rewards={rrl:["reward=rrl","reward.epochs=3","reward.hidden=[8]","reward.ensemble=2","sources=[scripted]","eval_segments=8","eval_length=5"],'
+    'rrl_transfer:["reward=rrl","reward.epochs=3","reward.hidden=[8]","reward.ensemble=2","eval_segments=8","eval_length=5"],'
+    'rapl:["reward=rapl","reward.encoder.channels=[4,8,8,8]","reward.pretrain.steps=2","reward.pretrain.batch_size=4","reward.frames=4",'
+    '"reward.pretrain_videos=2","reward.align.epochs=1","reward.plot_ot_plan=false","sources=[scripted]","eval_segments=8","eval_length=5"]}',
+    "experiment.transfer.episodes=6", "experiment.transfer.source_labels=6", "experiment.transfer.pairs=6",
+    'experiment.align.args=["pairs=4","segment_length=0","dpo.epochs=1","eval_workers=1"]',
+    "experiment.eval_episodes=2", "experiment.report_frames=1", "progress=false",
+]
+STEPS = ["demos/unaligned", "demos/aligned", "policy", "round_1/rollouts", "round_1/label", "round_1/transfer_source", "round_1/transfer_source_aligned",
+         "round_1/transfer_source_labels", "round_1/transfer", "round_1/reward_rrl", "round_1/reward_rrl_transfer", "round_1/reward_rapl", "round_1/align"]
+
+
+def test_quickstart_pipeline_runs_reports_and_resumes(tmp_path):
+    run = tmp_path / "pipe"
+    out = robopref("pipeline", "experiment=quickstart", *TINY, f"hydra.run.dir={run}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"report: {run / 'report.md'}" in out.stdout
+    state = json.loads((run / "pipeline.json").read_text())
+    assert state["order"] == STEPS
+    align = state["steps"]["round_1/align"]["outputs"]
+    assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2 and align["pairs"] >= 1
+    report = (run / "report.md").read_text()
+    for section in ("## The policy before and after alignment", "| pre-trained |", "| round 1: DPO on rrl-ranked rollouts |",
+                    "## Learned rewards against the person's hidden preference", "| rapl |", "## Steps", "robopref policy dataset="):
+        assert section in report, section
+    for png in ("rates.png", "reward_scatter.png", "frames.png"):
+        assert (run / "plots" / png).stat().st_size > 1000, png
+
+    # finished: resuming re-runs nothing
+    out = robopref("pipeline", "experiment=quickstart", *TINY, "resume=true", f"resume_from={run}", f"hydra.run.dir={tmp_path / 'again'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"resuming {run}: {len(STEPS)} steps done" in out.stdout and "$ robopref" not in out.stdout
+
+    # killed during the alignment step: only that step runs again
+    state["order"].remove("round_1/align")
+    finished = {s: state["steps"][s]["finished"] for s in state["order"]}
+    del state["steps"]["round_1/align"]
+    (run / "pipeline.json").write_text(json.dumps(state))
+    out = robopref("pipeline", "experiment=quickstart", *TINY, "resume=true", f"resume_from={run}", f"hydra.run.dir={tmp_path / 'third'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("$ robopref") == 1 and "[round_1/align] $ robopref align" in out.stdout
+    state = json.loads((run / "pipeline.json").read_text())
+    assert state["order"] == STEPS and all(state["steps"][s]["finished"] == t for s, t in finished.items())
+
+
+def test_pipeline_refuses_an_unknown_reward_for_alignment(tmp_path):
+    out = robopref("pipeline", "experiment=quickstart", *TINY, "experiment.align.reward=nope", "experiment.transfer.enabled=false",
+                   f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
+    assert out.returncode != 0
+    assert "experiment.align.reward='nope' is not one of the experiment's rewards ['rapl', 'rrl', 'rrl_transfer']" in out.stderr
+
+
+def test_resume_from_a_directory_without_state_names_it(tmp_path):
+    out = robopref("pipeline", "resume=true", f"resume_from={tmp_path}", f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
+    assert out.returncode != 0 and f"resume_from={str(tmp_path)!r}: no pipeline.json there" in out.stderr
