@@ -5,7 +5,8 @@ Prints one JSON object per line:
 - ``inference``: one action chunk with ``num_inference_steps`` DDIM steps, batch 1 (median
   and best of ``--reps`` calls) and chunks/s at batch 64, for the low-dim policy (20-D state,
   7-D actions) and the image policy (one 84×84 camera, ResNet-18 with GroupNorm), default
-  configs (conf_stage/policy/policy/*.yaml);
+  configs (conf_stage/policy/policy/*.yaml); ``--reference`` adds the batch-1 time of
+  ``predict_action_reference`` (the module forward and diffusers' DDIM step);
 - ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
 - ``train_memory``: peak RSS of ``robopref policy policy=diffusion_image`` over a generated
   image dataset read lazily, for two dataset sizes: the peak must not grow with the data.
@@ -75,23 +76,34 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def bench_inference(variant: str, device: torch.device, reps: int, image_size: int) -> dict:
+def _time_batch1(predict, obs, reps: int, device: torch.device) -> tuple[list[float], list[float]]:
+    """Wall and calling-thread CPU seconds of ``reps`` calls, after 3 warm-up calls (the second one traces the U-Net step)."""
+    times, cpu = [], []
+    for i in range(reps + 3):
+        _sync(device)
+        t, c = time.perf_counter(), time.thread_time()
+        predict(obs)
+        _sync(device)
+        if i >= 3:
+            times.append(time.perf_counter() - t)
+            cpu.append(time.thread_time() - c)
+    return times, cpu
+
+
+def bench_inference(variant: str, device: torch.device, reps: int, image_size: int, reference: bool = False) -> dict:
+    """Latency of one chunk at batch 1 and chunks/s at batch 64; ``reference`` adds the reference path's batch-1 numbers."""
     model, shapes = _model(variant, device, image_size)
     model.eval()
     gen = torch.Generator(device=device).manual_seed(0)
-    times, cpu = [], []
+    one_thread_cpu = torch.get_num_threads() == 1 and device.type == "cpu"
+    load_before = _load()
     with torch.inference_mode():
         obs1 = _obs(shapes, 1, model.cfg.n_obs_steps, device)
-        for i in range(reps + 3):
-            _sync(device)
-            t, c = time.perf_counter(), time.thread_time()
-            model.predict_action(obs1, generator=gen)
-            _sync(device)
-            if i >= 3:
-                times.append(time.perf_counter() - t)
-                cpu.append(time.thread_time() - c)
+        times, cpu = _time_batch1(lambda o: model.predict_action(o, generator=gen), obs1, reps, device)
+        ref = _time_batch1(lambda o: model.predict_action_reference(o, generator=gen), obs1, reps, device) if reference else None
         obs64 = _obs(shapes, 64, model.cfg.n_obs_steps, device)
-        model.predict_action(obs64, generator=gen)
+        for _ in range(2):  # warm-up and trace
+            model.predict_action(obs64, generator=gen)
         big = []
         for _ in range(max(2, reps // 10)):
             _sync(device)
@@ -99,15 +111,20 @@ def bench_inference(variant: str, device: torch.device, reps: int, image_size: i
             model.predict_action(obs64, generator=gen)
             _sync(device)
             big.append(time.perf_counter() - t)
-    return {
+    out = {
         "bench": "inference", "variant": variant, "device": str(device), "threads": torch.get_num_threads(),
         "num_inference_steps": model.cfg.num_inference_steps, "horizon": model.cfg.horizon, "down_dims": model.cfg.down_dims,
-        "image_size": image_size if variant == "image" else None, "batch1_median_ms": round(1e3 * statistics.median(times), 2),
-        "batch1_best_ms": round(1e3 * min(times), 2),
+        "prediction_type": model.cfg.prediction_type, "image_size": image_size if variant == "image" else None,
+        "batch1_median_ms": round(1e3 * statistics.median(times), 2), "batch1_best_ms": round(1e3 * min(times), 2),
         # CPU time of the calling thread: with one torch thread, what the call costs an idle core
-        "batch1_cpu_ms": round(1e3 * statistics.median(cpu), 2) if torch.get_num_threads() == 1 and device.type == "cpu" else None, "batch64_chunks_per_s": round(64 / statistics.median(big), 1),
-        "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2), "load_avg_1min": _load(),
+        "batch1_cpu_ms": round(1e3 * statistics.median(cpu), 2) if one_thread_cpu else None,
+        "batch64_chunks_per_s": round(64 / statistics.median(big), 1),
+        "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2), "load_avg_1min_before": load_before, "load_avg_1min": _load(),
     }
+    if ref is not None:  # module forward + diffusers DDIMScheduler.step, as before the fast path
+        out["reference_batch1_median_ms"] = round(1e3 * statistics.median(ref[0]), 2)
+        out["reference_batch1_cpu_ms"] = round(1e3 * statistics.median(ref[1]), 2) if one_thread_cpu else None
+    return out
 
 
 def bench_train(variant: str, device: torch.device, steps: int, image_size: int, batch: int = 64) -> dict:
@@ -198,6 +215,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--train-steps", type=int, default=5)
     ap.add_argument("--image-size", type=int, default=84)
+    ap.add_argument("--reference", action="store_true", help="also time predict_action_reference (module forward + diffusers DDIM step)")
     ap.add_argument("--memory-frames", default="20000,100000", help="dataset sizes (frames of 84x84x3) for the memory run")
     ap.add_argument("--memory-steps", type=int, default=30)
     ap.add_argument("--memory-encoder", default="resnet18", choices=["resnet18", "small_cnn"])
@@ -208,7 +226,8 @@ def main() -> None:
     selected = args.only or ["inference", "train", "train_memory"]
     if "inference" in selected:
         for variant in ("lowdim", "image"):
-            print(json.dumps(bench_inference(variant, device, args.reps if variant == "lowdim" else max(5, args.reps // 3), args.image_size)), flush=True)
+            reps = args.reps if variant == "lowdim" else max(5, args.reps // 3)
+            print(json.dumps(bench_inference(variant, device, reps, args.image_size, args.reference)), flush=True)
     if "train" in selected:
         for variant in ("lowdim", "image"):
             print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)

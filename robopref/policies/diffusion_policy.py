@@ -4,7 +4,11 @@ Training (:meth:`DiffusionPolicy.compute_loss`): normalise the action chunk to [
 add DDPM noise at a random step, and regress the noise (``prediction_type=epsilon``) or
 the clean chunk (``sample``) conditioned on the encoded observation history.
 Inference (:meth:`DiffusionPolicy.predict_action`): start from Gaussian noise and run
-``num_inference_steps`` DDIM steps (deterministic, eta = 0), then unnormalise.
+``num_inference_steps`` DDIM steps (deterministic, eta = 0), then unnormalise. It uses
+the fast sampling loop of :mod:`robopref.policies.chunk_sampler`;
+:meth:`DiffusionPolicy.predict_action_reference` is the same computation written with
+the module's forward and diffusers' ``DDIMScheduler.step``, kept as the reference the
+fast loop is tested against.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robopref.policies.chunk_sampler import ChunkSamplerCache
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
+from robopref.policies.ddim import DDIMUpdate
 from robopref.policies.normalizer import Normalizer
 from robopref.policies.obs_encoder import ObsEncoder
 from robopref.policies.unet1d import ConditionalUnet1D
@@ -72,6 +78,9 @@ class DiffusionPolicy(nn.Module):
         )
         self.noise_scheduler, self.sampler = make_schedulers(cfg)
         self.sampler.set_timesteps(cfg.num_inference_steps)
+        self._ddim: dict[int, DDIMUpdate] = {}
+        # set .chunk_sampler.trace = False to sample without TorchScript (same result up to float rounding)
+        self.chunk_sampler = ChunkSamplerCache()
 
     @property
     def device(self) -> torch.device:
@@ -100,18 +109,43 @@ class DiffusionPolicy(nn.Module):
         target = noise if self.cfg.prediction_type == "epsilon" else action
         return F.mse_loss(pred, target)
 
+    def ddim_update(self, num_inference_steps: int | None = None) -> DDIMUpdate:
+        """The precomputed DDIM update for ``num_inference_steps`` (default: the config's)."""
+        steps = num_inference_steps or self.cfg.num_inference_steps
+        if steps not in self._ddim:
+            if self.sampler.num_inference_steps != steps:
+                self.sampler.set_timesteps(steps)
+            self._ddim[steps] = DDIMUpdate(self.sampler)
+        return self._ddim[steps]
+
+    def initial_noise(self, batch: int, device: torch.device, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Gaussian noise (batch, horizon, action_dim) that sampling starts from."""
+        shape = (batch, self.cfg.horizon, self.shapes.action_dim)
+        return torch.randn(shape, generator=generator, device=device)
+
     @torch.no_grad()
     def predict_action(self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None, num_inference_steps: int | None = None) -> torch.Tensor:
         """Sample one action chunk per batch row: (B, horizon, action_dim) in dataset units.
 
         ``generator`` makes the initial noise repeatable (it must live on the policy's device).
         """
+        with torch.inference_mode():  # ~10% faster than no_grad alone at batch 1 (no version counters or view tracking)
+            cond = self.encode_obs(obs)
+            noise = self.initial_noise(cond.shape[0], cond.device, generator)
+            x = self.chunk_sampler(self.unet, self.ddim_update(num_inference_steps), noise, cond)
+        return self.normalizer.unnormalize("action", x)  # outside inference mode: an ordinary tensor for the caller
+
+    @torch.no_grad()
+    def predict_action_reference(self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None, num_inference_steps: int | None = None) -> torch.Tensor:
+        """:meth:`predict_action` computed with ``self.unet(...)`` and diffusers' ``DDIMScheduler.step``.
+
+        Slower; the fast path must match it for the same generator state (tests/policies/test_fast_sampling.py).
+        """
         cond = self.encode_obs(obs)
         steps = num_inference_steps or self.cfg.num_inference_steps
         if self.sampler.num_inference_steps != steps:
             self.sampler.set_timesteps(steps)
-        shape = (cond.shape[0], self.cfg.horizon, self.shapes.action_dim)
-        x = torch.randn(shape, generator=generator, device=cond.device) if generator is not None else torch.randn(shape, device=cond.device)
+        x = self.initial_noise(cond.shape[0], cond.device, generator)
         for t in self.sampler.timesteps:
             out = self.unet(x, t.to(cond.device), cond)
             x = self.sampler.step(out, t, x, eta=0.0).prev_sample
