@@ -39,9 +39,9 @@ class PolicyStageConfig(StageConfig):
     filter_key: Optional[str] = None  # train on mask/<filter_key> only (e.g. better)
     epochs: int = 100
     batch_size: int = 64
-    lr: float = 1e-4
+    lr: float = 1e-3  # conf/policy.yaml and TrainConfig hold the same defaults
     weight_decay: float = 1e-6
-    lr_warmup_steps: int = 500
+    lr_warmup_steps: int = 200
     val_ratio: float = 0.1
     eval_every: int = 10
     eval_episodes: int = 10

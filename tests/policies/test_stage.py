@@ -46,3 +46,23 @@ def test_policy_stage_help_and_bad_keys(line_dataset, tmp_path):
     assert out.returncode == 0 and "diffusion_lowdim" in out.stdout and "num_inference_steps: 8" in out.stdout
     out = robopref("policy", f"dataset={line_dataset}", *TINY, "policy.down_dim=[8]", cwd=tmp_path)
     assert out.returncode != 0 and "Key 'down_dim' not in 'DiffusionPolicyConfig'" in out.stderr
+
+
+def test_train_defaults_agree_across_yaml_schema_and_train_config(tmp_path):
+    """conf/policy.yaml, PolicyStageConfig and TrainConfig state the same defaults (lr 1e-3, warm-up 200)."""
+    from dataclasses import fields
+
+    from omegaconf import OmegaConf
+
+    from robopref.policies.train import TrainConfig
+    from robopref.stages.policy import PolicyStageConfig
+
+    yaml = OmegaConf.load(ROOT / "conf" / "policy.yaml")
+    schema = {f.name: f.default for f in fields(PolicyStageConfig)}
+    for f in fields(TrainConfig):
+        assert schema[f.name] == f.default, f.name
+        if f.name in yaml:
+            assert yaml[f.name] == f.default, f.name
+    assert TrainConfig().lr == 1e-3 and TrainConfig().lr_warmup_steps == 200
+    out = robopref("policy", "--help", cwd=tmp_path)
+    assert out.returncode == 0 and "lr: 0.001" in out.stdout and "lr_warmup_steps: 200" in out.stdout
