@@ -38,10 +38,18 @@ def pairs_from_reward(
     rng: np.random.Generator,
     kappa: float | None = None,
     min_gap: float = 0.0,
+    same_start: bool = False,
 ) -> list[WeightedPair]:
     """Rank random segment pairs of rollouts by the learned return (μ − κσ for a Gaussian
     reward; trajectory or visual reward); the higher one wins. Pairs whose predicted
-    returns differ by less than ``min_gap`` are dropped. ``length=0`` takes whole episodes."""
+    returns differ by less than ``min_gap`` are dropped. ``length=0`` takes whole episodes.
+
+    ``same_start=True`` (whole episodes only) compares only rollouts that began in the
+    same initial state (demo attribute ``seed``, see ``robopref collect repeats=``): the
+    two chunks of a DPO pair then differ by the policy's choice, not by the situation.
+    """
+    if same_start:
+        return _same_start_pairs(model, pool, datasets, n, rng, kappa, min_gap)
     segs: list[SegmentRef] = []
     for d in datasets:
         segs += whole_episodes(pool.get(d)) if length == 0 else sample_segments(pool.get(d), length, max(2, 2 * n // len(datasets)), rng)
@@ -53,4 +61,25 @@ def pairs_from_reward(
         if abs(gap) <= min_gap:
             continue
         out.append((a, b, 1.0) if gap > 0 else (b, a, 1.0))
+    return out
+
+
+def _same_start_pairs(model: RewardModel, pool: DatasetPool, datasets: Sequence[str], n: int, rng: np.random.Generator,
+                      kappa: float | None, min_gap: float) -> list[WeightedPair]:
+    """Every (higher, lower) pair of whole rollouts from one initial state, ``n`` of them at random."""
+    groups: dict[tuple[str, int], list[SegmentRef]] = {}
+    for d in datasets:
+        ds = pool.get(d)
+        for ref in whole_episodes(ds):
+            groups.setdefault((d, int(ds.demo_attrs(ref.demo).get("seed", -1))), []).append(ref)
+    groups = {k: v for k, v in groups.items() if len(v) > 1 and k[1] >= 0}
+    if not groups:
+        raise ValueError(f"same_start=true: no initial state was rolled out twice in {list(datasets)}; record rollouts with `robopref collect repeats=2` or more")
+    out: list[WeightedPair] = []
+    for refs in groups.values():
+        r = segment_returns(model, pool, refs, kappa)
+        out += [(refs[i], refs[j], 1.0) if r[i] > r[j] else (refs[j], refs[i], 1.0)
+                for i in range(len(refs)) for j in range(i + 1, len(refs)) if abs(r[i] - r[j]) > min_gap]
+    if len(out) > n:
+        out = [out[i] for i in sorted(rng.choice(len(out), size=n, replace=False))]
     return out

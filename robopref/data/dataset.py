@@ -108,6 +108,10 @@ class Dataset:
         """Number of steps of ``demo``."""
         return int(self._demo(demo)["actions"].shape[0])
 
+    def demo_attrs(self, demo: str) -> dict[str, Any]:
+        """The demo's attributes (``seed``, ``policy_seed``, ``noise``, ...), without ``num_samples``."""
+        return {k: v.item() if hasattr(v, "item") else v for k, v in self._demo(demo).attrs.items() if k != "num_samples"}
+
     @property
     def lengths(self) -> dict[str, int]:
         """Steps per demo, for the selected demos."""

@@ -76,6 +76,7 @@ class ExperimentSpec:
     demos: DemoSpec = field(default_factory=DemoSpec)
     policy_args: list = field(default_factory=list)  # `robopref policy` overrides
     rollouts: int = 60  # episodes of the current policy recorded each round
+    rollout_repeats: int = 1  # >1: each initial state rolled out this many times (for align args same_start=true)
     person: PersonSpec = field(default_factory=PersonSpec)
     rewards: dict = field(default_factory=dict)  # name -> `robopref reward` overrides (the experiment YAML lists them)
     transfer: TransferSpec = field(default_factory=TransferSpec)

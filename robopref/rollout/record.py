@@ -33,6 +33,7 @@ def record_episode(
     seed: int | None = None,
     max_steps: int | None = None,
     store_next_obs: bool = False,
+    policy_seed: int | None = None,
 ) -> Episode:
     """Run one episode until termination, truncation or ``max_steps``.
 
@@ -41,9 +42,11 @@ def record_episode(
     episode can be replayed from ``states[0]``). ``dones[t]`` is 1 on the last step of
     a terminated or truncated episode. ``success`` is made sticky as robomimic does
     only where the env says so; here it is stored as reported per step.
+    ``policy_seed`` (default ``seed``) seeds the policy's own sampling, so one initial
+    state (``seed``) can be rolled out several times with different policy noise.
     """
     obs, _ = env.reset(seed=seed)
-    policy.reset(seed=seed)
+    policy.reset(seed=seed if policy_seed is None else policy_seed)
     observations, next_observations, actions, rewards, dones, infos, states = [], [], [], [], [], [], []
     limit = max_steps if max_steps is not None else np.inf
     t = 0
@@ -70,5 +73,5 @@ def record_episode(
         next_obs=_stack(next_observations) if store_next_obs else None,
         states=np.stack(states) if states[0] is not None else None,
         infos=_scalar_infos(infos),
-        attrs={"seed": -1 if seed is None else int(seed)},
+        attrs={"seed": -1 if seed is None else int(seed), **({} if policy_seed is None else {"policy_seed": int(policy_seed)})},
     )

@@ -48,6 +48,7 @@ class CollectConfig(StageConfig):
     operator_noise: dict = field(default_factory=lambda: dict(DEFAULT_OPERATOR_NOISE))  # tiers for quality=mh
     aligned: bool = True  # False: the expert succeeds but ignores the person's preference
     episodes: int = 20
+    repeats: int = 1  # roll each initial state out this many times (policy sampling reseeded): same-start comparisons
     max_steps: Optional[int] = None  # cap on steps per episode (default: the env's limit)
     output: str = "dataset.hdf5"  # relative paths land in the run directory
     append: bool = False  # append to an existing output file instead of replacing it
@@ -58,6 +59,15 @@ class CollectConfig(StageConfig):
 
 
 register_schema("collect", CollectConfig)
+
+
+def episode_seeds(seed: int, index: int, repeats: int = 1) -> tuple[int, int | None]:
+    """(env seed, policy seed) of episode ``index``: with ``repeats`` r > 1, episodes
+    r·k … r·k + r − 1 share the initial state k and differ in the policy's sampling."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    env_seed = seed * 100_003 + index // repeats
+    return (env_seed, None) if repeats == 1 else (env_seed, env_seed * 1_000 + index % repeats)
 
 
 def summarize(episodes: list[Episode]) -> dict[str, Any]:
@@ -109,6 +119,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     quality = Quality(cfg.quality)
     if spec.kind != "expert" and quality is not Quality.expert:
         raise ValueError(f"quality={quality.value} varies the scripted expert's noise; it needs policy=expert, not policy={spec.name}")
+    episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
     env = make_env(cfg.env)
     output = _resolve_output(cfg.output, out_dir)
@@ -121,7 +132,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         for i, plan in enumerate(tqdm(plans, desc=f"collect {cfg.env.get('name', '')}", unit="ep")):
             if plan not in policies:  # one expert per noise level; record_episode reseeds it per episode
                 policies[plan] = build_policy(replace(spec, noise=plan.noise), cfg.env, env, seed=cfg.seed)
-            ep = record_episode(env, policies[plan], seed=cfg.seed * 100_003 + i, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs)
+            env_seed, policy_seed = episode_seeds(cfg.seed, i, cfg.repeats)
+            ep = record_episode(env, policies[plan], seed=env_seed, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs, policy_seed=policy_seed)
             ep.attrs["noise"] = plan.noise
             if plan.operator is not None:
                 ep.attrs["operator"] = plan.operator

@@ -67,3 +67,18 @@ def test_pipeline_refuses_an_unknown_reward_for_alignment(tmp_path):
 def test_resume_from_a_directory_without_state_names_it(tmp_path):
     out = robopref("pipeline", "resume=true", f"resume_from={tmp_path}", f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
     assert out.returncode != 0 and f"resume_from={str(tmp_path)!r}: no pipeline.json there" in out.stderr
+
+
+def test_two_rounds_align_the_aligned_policy_again(tmp_path):
+    run = tmp_path / "pipe"
+    out = robopref("pipeline", "experiment=quickstart", *TINY, "experiment.rounds=2", "experiment.transfer.enabled=false", "~experiment.rewards.rapl",
+                   "~experiment.rewards.rrl_transfer", "experiment.rollout_repeats=2", 'experiment.align.args=["pairs=4","segment_length=0","same_start=true",'
+                   '"dpo.epochs=1","eval_workers=1"]', f"hydra.run.dir={run}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    state = json.loads((run / "pipeline.json").read_text())
+    assert [s for s in state["order"] if s.startswith("round_2/")] == ["round_2/rollouts", "round_2/label", "round_2/reward_rrl", "round_2/align"]
+    first, second = state["steps"]["round_1/align"]["outputs"], state["steps"]["round_2/align"]["outputs"]
+    assert second["policy"] == first["aligned_checkpoint"]  # round 2 starts from round 1's aligned policy
+    assert state["steps"]["round_2/reward_rrl"]["outputs"]["comparisons"] > state["steps"]["round_1/reward_rrl"]["outputs"]["comparisons"]
+    report = (run / "report.md").read_text()
+    assert "| round 1: DPO on rrl-ranked rollouts |" in report and "| round 2: DPO on rrl-ranked rollouts |" in report
