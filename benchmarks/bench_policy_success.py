@@ -3,12 +3,17 @@
 For each task: collect ``--demos`` expert demos with ``robopref collect``, train with
 ``robopref policy`` under a wall-clock budget (``--minutes``, default 30), then roll out
 the best checkpoint (top-k by in-training success) on ``--eval-episodes`` fresh seeds.
-Prints one JSON object per line: task, variant, demos, seed, epochs, training minutes,
-success rate and the eval episode count.
+Prints one JSON object per line: task, variant, demos, seed, epochs, optimizer steps,
+training minutes, success rate, the eval episode count, the in-training evaluations and
+the 1-minute load average over the run (sampled every 15 s).
 
     python benchmarks/bench_policy_success.py --task push2d_push --variant lowdim
     python benchmarks/bench_policy_success.py --task push2d_push --variant image --minutes 30
     python benchmarks/bench_policy_success.py --task metaworld --env env.task=drawer-open-v3 --demos 50
+    python benchmarks/bench_policy_success.py --task robosuite_lift --demos 100
+
+The low-dim variant collects and evaluates without cameras (``env.cameras=[]`` for envs
+whose config has cameras, unless ``--env`` sets them): rendering would only slow it down.
 
 Meta-World and robosuite tasks run the same way once their env configs exist
 (conf/env/<task>.yaml); a missing config is reported as a skipped line.
@@ -21,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,6 +42,25 @@ def robopref(*args: str, log: Path) -> None:
         rc = subprocess.run([sys.executable, "-m", "robopref.cli", *args], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
     if rc:
         raise RuntimeError(f"robopref {args[0]} failed (exit {rc}); see {log}")
+
+
+class LoadSampler:
+    """The 1-minute load average every ``period`` seconds, in a daemon thread."""
+
+    def __init__(self, period: float = 15.0) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(period,), daemon=True)
+        self._thread.start()
+
+    def _run(self, period: float) -> None:
+        while not self._stop.wait(period):
+            self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict:
+        self._stop.set()
+        self.samples.append(os.getloadavg()[0])
+        return {"min": round(min(self.samples), 2), "mean": round(sum(self.samples) / len(self.samples), 2), "max": round(max(self.samples), 2)}
 
 
 def evaluate(ckpt: Path, env_cfg: dict, episodes: int, threads: int | None) -> dict:
@@ -76,6 +101,7 @@ def main() -> None:
     args = ap.parse_args()
 
     env_yaml = ROOT / "conf" / "env" / f"{args.task}.yaml"
+    load = LoadSampler()
     label = "-".join([args.task] + [o.split("=", 1)[1] for o in args.env])
     base = {"task": label, "variant": args.variant, "demos": args.demos, "noise": args.noise, "seed": args.seed}
     if not env_yaml.exists():
@@ -85,8 +111,13 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     log = work / "log.txt"
     demos = work / "demos.hdf5"
+    collect_env = list(args.env)
+    from omegaconf import OmegaConf
+
+    if args.variant == "lowdim" and "cameras" in OmegaConf.load(env_yaml) and not any(o.startswith("env.cameras=") for o in args.env):
+        collect_env.append("env.cameras=[]")  # state only: the dataset's env (used for evaluation) renders nothing
     if not demos.exists():
-        robopref("collect", f"env={args.task}", *args.env, f"episodes={args.demos}", f"noise={args.noise}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
+        robopref("collect", f"env={args.task}", *collect_env, f"episodes={args.demos}", f"noise={args.noise}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
     run = work / "train"
     t0 = time.time()
     robopref(
@@ -96,6 +127,8 @@ def main() -> None:
     )
     train_minutes = (time.time() - t0) / 60
     summary = json.loads((run / "summary.json").read_text())
+    metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    train_evals = [[m["epoch"], m["success_rate"]] for m in metrics if "success_rate" in m]
     best = Path(summary["best"] or summary["last"])
     from robopref.data import Dataset
 
@@ -104,12 +137,15 @@ def main() -> None:
     print(json.dumps({
         **base,
         "epochs": summary["epochs_done"],
+        "steps": summary["final"].get("step"),
         "train_minutes": round(train_minutes, 1),
         "checkpoint": best.name,
         "success_rate": result["success_rate"],
         "eval_episodes": result["eval_episodes"],
         "mean_length": result["mean_length"],
         "eval_seconds": round(result["eval_seconds"], 1),
+        "train_evals": train_evals,  # [epoch, success rate] of the in-training evaluations
+        "load_1m": load.summary(),
         "overrides": args.overrides,
     }), flush=True)
 
