@@ -1,0 +1,143 @@
+"""Policy alignment benchmark (issue 8): does the aligned policy honour the person's preference?
+
+Per seed: ``robopref pipeline experiment=<experiment>`` (demos -> diffusion policy -> rollouts
+-> scripted person -> RRL and RAPL rewards -> DPO on RRL-ranked rollouts -> before/after),
+then the other alignment methods on the same policy, rollouts, labels and rewards with
+``robopref align``, all evaluated on the same episode seeds:
+
+- ``dpo_labels``: Diffusion-DPO on the person's labels directly,
+- ``dpo_rapl``: DPO on rollouts ranked by the RAPL visual reward,
+- ``dpo_rrl``: DPO on rollouts ranked by RRL (the pipeline's own alignment),
+- ``best_of_n``: best of N = 16 sampled chunks scored by RRL.
+
+Prints one JSON object per (seed, method): success and preference-honoured rates before
+and after, their change, the labels the person gave, and the load average; then one line
+with best-of-N's per-chunk latency against the base policy's.
+
+    python benchmarks/bench_alignment.py --seeds 0 1 2
+    python benchmarks/bench_alignment.py --seeds 0 --set experiment.rounds=2 --methods dpo_rrl best_of_n
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench_policy_success import LoadSampler, robopref
+from omegaconf import OmegaConf
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("dpo_labels", "dpo_rapl", "dpo_rrl", "best_of_n")
+
+
+def rates(evaluation: dict) -> dict:
+    m = evaluation["metrics"]
+    return {"success": m["success"]["mean"], "honoured": 1 - m["violation"]["mean"], "episodes": evaluation["n_episodes"]}
+
+
+def variant_args(method: str, run: Path, align_args: list[str]) -> list[str]:
+    """``robopref align`` overrides of one method on the pipeline run's artefacts."""
+    state = json.loads((run / "pipeline.json").read_text())["steps"]
+    policy = state["policy"]["outputs"]["checkpoint"]
+    rollouts = str(run / "round_1" / "rollouts.hdf5")
+    reward = lambda name: state[f"round_1/reward_{name}"]["outputs"]["checkpoint"]  # noqa: E731
+    common = [f"policy={policy}", "seed=1000", "progress=false", *align_args]
+    if method == "dpo_labels":
+        return [*common, "method=dpo", "pairs_from=labels", f"store={run / 'prefs.sqlite'}", "sources=[scripted]",
+                *[a for a in align_args if not a.startswith("same_start")], "same_start=false"]
+    if method == "dpo_rapl":
+        return [*common, "method=dpo", "pairs_from=reward", f"reward_checkpoint={reward('rapl')}", f"dataset=[{rollouts}]"]
+    if method == "best_of_n":
+        return [*common, "method=best_of_n", f"reward_checkpoint={reward('rrl')}", "n=16"]
+    raise ValueError(method)
+
+
+def best_of_n_latency(run: Path, n: int = 16, reps: int = 30) -> dict:
+    """Median wall time of one chunk: the base policy at batch 1 vs best-of-N (N chunks + scoring)."""
+    import numpy as np
+    import torch
+
+    from robopref.align.best_of_n import BestOfNPolicy, TrajectoryRewardScorer
+    from robopref.policies import load_policy
+    from robopref.rewards.model import TrajectoryRewardModel
+    from robopref.rollout.factory import make_env_from_dataset
+
+    torch.set_num_threads(1)  # as in rollouts on a shared machine; the latency targets are per core
+    state = json.loads((run / "pipeline.json").read_text())["steps"]
+    base = load_policy(state["policy"]["outputs"]["checkpoint"], device="cpu")
+    scorer = TrajectoryRewardScorer(TrajectoryRewardModel.load(state["round_1/reward_rrl"]["outputs"]["checkpoint"]), base.n_obs_steps - 1, base.n_action_steps)
+    bon = BestOfNPolicy(base, scorer, n=n)
+    env = make_env_from_dataset(run / "round_1" / "rollouts.hdf5")
+    obs, _ = env.reset(seed=0)
+    history = [{k: np.asarray(obs[k]) for k in base.keys}] * base.n_obs_steps
+
+    def time_it(fn) -> float:
+        fn()
+        fn()  # warm-up (the first calls trace the sampler)
+        out = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            out.append(1000 * (time.perf_counter() - t0))
+        return statistics.median(out)
+
+    single = {k: torch.from_numpy(np.stack([h[k] for h in history])[None]) for k in base.keys}
+    base_ms = time_it(lambda: base.model.predict_action(single, generator=base.generator))
+
+    def best() -> None:
+        hist, chunks = bon.sample(history)
+        scorer(hist, chunks)
+
+    bon_ms = time_it(best)
+    hist, chunks = bon.sample(history)
+    score_ms = time_it(lambda: scorer(hist, chunks))
+    return {"bench": "best_of_n_latency", "n": n, "base_chunk_ms": round(base_ms, 2), "best_of_n_chunk_ms": round(bon_ms, 2), "scoring_ms": round(score_ms, 2),
+            "ratio": round(bon_ms / base_ms, 2), "target_ratio": 3.0, "threads": torch.get_num_threads(), "load_avg_1min": os.getloadavg()[0]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--experiment", default="quickstart")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument("--set", nargs="*", default=[], help="extra pipeline overrides (experiment.*)")
+    ap.add_argument("--align-args", nargs="*", default=None, help="robopref align overrides for every method (default: the experiment's align.args)")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / ".data" / "alignment")
+    args = ap.parse_args()
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    for seed in args.seeds:
+        run = args.out / f"{args.experiment}_seed{seed}_{stamp}"
+        log = run.with_suffix(".log")
+        run.parent.mkdir(parents=True, exist_ok=True)
+        load = LoadSampler()
+        t0 = time.time()
+        robopref("pipeline", f"experiment={args.experiment}", f"seed={seed}", *args.set, "progress=false", f"hydra.run.dir={run}", log=log)
+        pipeline_min = (time.time() - t0) / 60
+        state = json.loads((run / "pipeline.json").read_text())["steps"]
+        exp = OmegaConf.to_container(OmegaConf.load(run / "experiment.yaml"))["experiment"]
+        align_args = args.align_args if args.align_args is not None else [str(a) for a in exp["align"]["args"]]
+        labels = state["round_1/label"]["outputs"].get("labels_added")
+        for method in args.methods:
+            if method == "dpo_rrl":
+                summary = state["round_1/align"]["outputs"]
+            else:
+                out = run / "bench" / method
+                robopref("align", *variant_args(method, run, align_args), f"eval_episodes={exp['eval_episodes']}", f"hydra.run.dir={out}", log=log)
+                summary = json.loads((out / "summary.json").read_text())
+            before, after = rates(summary["before"]), rates(summary["after"])
+            print(json.dumps({"bench": "alignment", "experiment": args.experiment, "seed": seed, "method": method, "labels": labels,
+                              "label_kind": exp["person"]["kind"], "before": before, "after": after,
+                              "honoured_change_pts": round(100 * (after["honoured"] - before["honoured"]), 1),
+                              "success_change_pts": round(100 * (after["success"] - before["success"]), 1),
+                              "pipeline_minutes": round(pipeline_min, 2), "run": str(run), "load_avg_1min": load.summary()}), flush=True)
+    print(json.dumps(best_of_n_latency(run)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
