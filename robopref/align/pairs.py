@@ -39,6 +39,7 @@ def pairs_from_reward(
     kappa: float | None = None,
     min_gap: float = 0.0,
     same_start: bool = False,
+    contrast: float | None = None,
 ) -> list[WeightedPair]:
     """Rank random segment pairs of rollouts by the learned return (μ − κσ for a Gaussian
     reward; trajectory or visual reward); the higher one wins. Pairs whose predicted
@@ -47,9 +48,18 @@ def pairs_from_reward(
     ``same_start=True`` (whole episodes only) compares only rollouts that began in the
     same initial state (demo attribute ``seed``, see ``robopref collect repeats=``): the
     two chunks of a DPO pair then differ by the policy's choice, not by the situation.
+
+    ``contrast=q`` (whole episodes only) pairs a rollout from the top fraction q of learned
+    returns with one from the bottom fraction q: every pair then contrasts clearly good
+    with clearly bad behaviour, instead of two middling rollouts the reward barely tells
+    apart (see docs/benchmarks-alignment.md for what each choice gave on push2d avoid).
     """
+    if same_start and contrast is not None:
+        raise ValueError("same_start and contrast are two ways of choosing pairs; set one of them")
     if same_start:
         return _same_start_pairs(model, pool, datasets, n, rng, kappa, min_gap)
+    if contrast is not None:
+        return _contrast_pairs(model, pool, datasets, n, rng, kappa, contrast)
     segs: list[SegmentRef] = []
     for d in datasets:
         segs += whole_episodes(pool.get(d)) if length == 0 else sample_segments(pool.get(d), length, max(2, 2 * n // len(datasets)), rng)
@@ -83,3 +93,17 @@ def _same_start_pairs(model: RewardModel, pool: DatasetPool, datasets: Sequence[
     if len(out) > n:
         out = [out[i] for i in sorted(rng.choice(len(out), size=n, replace=False))]
     return out
+
+
+def _contrast_pairs(model: RewardModel, pool: DatasetPool, datasets: Sequence[str], n: int, rng: np.random.Generator,
+                    kappa: float | None, fraction: float) -> list[WeightedPair]:
+    """``n`` random (top-fraction rollout, bottom-fraction rollout) pairs by learned return."""
+    if not 0 < fraction <= 0.5:
+        raise ValueError(f"contrast={fraction}: expected a fraction in (0, 0.5] of the rollouts at each end of the ranking")
+    refs = [r for d in datasets for r in whole_episodes(pool.get(d))]
+    k = int(len(refs) * fraction)
+    if k < 1:
+        raise ValueError(f"contrast={fraction} of {len(refs)} rollouts leaves none at either end; record more rollouts or raise contrast")
+    order = np.argsort(segment_returns(model, pool, refs, kappa), kind="stable")
+    low, high = [refs[i] for i in order[:k]], [refs[i] for i in order[-k:]]
+    return [(high[int(rng.integers(k))], low[int(rng.integers(k))], 1.0) for _ in range(n)]

@@ -45,6 +45,7 @@ class AlignConfig(StageConfig):
     segment_length: int = 32  # 0: whole episodes
     same_start: bool = False  # pairs_from=reward, whole episodes: compare only rollouts of one initial state (collect repeats=)
     min_gap: float = 0.0  # pairs_from=reward: drop pairs whose learned returns differ by no more than this
+    contrast: Optional[float] = None  # pairs_from=reward, whole episodes: pair the top fraction of rollouts with the bottom fraction
     kappa: Optional[float] = None  # pessimism for Gaussian rewards (default: the reward's own)
     n: int = 16  # best-of-N
     dpo: DPOConfig = field(default_factory=DPOConfig)
@@ -81,10 +82,10 @@ def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator) -> dict[str, Any]
         if not cfg.reward_checkpoint or cfg.dataset is None:
             raise ValueError("pairs_from=reward needs reward_checkpoint=<reward.pt> and dataset=<rollouts.hdf5> to rank")
         datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset)
-        if cfg.same_start and cfg.segment_length != 0:
-            raise ValueError(f"same_start=true compares whole rollouts; set segment_length=0 (got {cfg.segment_length})")
+        if (cfg.same_start or cfg.contrast is not None) and cfg.segment_length != 0:
+            raise ValueError(f"same_start and contrast compare whole rollouts; set segment_length=0 (got {cfg.segment_length})")
         pairs = pairs_from_reward(load_reward(cfg.reward_checkpoint), pool, datasets, cfg.pairs, cfg.segment_length, rng, cfg.kappa,
-                                  min_gap=cfg.min_gap, same_start=cfg.same_start)
+                                  min_gap=cfg.min_gap, same_start=cfg.same_start, contrast=cfg.contrast)
     else:
         raise ValueError(f"pairs_from={cfg.pairs_from!r}: expected 'labels' or 'reward'")
     if not pairs:

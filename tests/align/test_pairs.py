@@ -53,3 +53,21 @@ def test_same_start_pairs_compare_only_rollouts_of_one_initial_state(tmp_path, m
     lone = _write(tmp_path / "lone.hdf5", [(1, 0.0), (2, 1.0)])
     with pytest.raises(ValueError, match="no initial state was rolled out twice .* `robopref collect repeats=2`"):
         pairs_from_reward(SumOfInfo(), pool, [lone], n=5, length=0, rng=np.random.default_rng(0), same_start=True)
+
+
+def test_contrast_pairs_take_winners_from_the_top_and_losers_from_the_bottom(tmp_path, monkeypatch):
+    scores = [-8.0, -1.0, -5.0, 0.0, -3.0, -9.0, -2.0, -4.0]
+    path = _write(tmp_path / "r.hdf5", [(i, s) for i, s in enumerate(scores)])
+    import robopref.align.pairs as pairs_mod
+
+    monkeypatch.setattr(pairs_mod, "segment_returns", lambda model, pool, refs, kappa=None: np.array([pool.get(r.dataset).info_sum(r, "pref_score") for r in refs]))
+    pool = DatasetPool()
+    ds = Dataset(path)
+    pairs = pairs_from_reward(SumOfInfo(), pool, [path], n=40, length=0, rng=np.random.default_rng(0), contrast=0.25)
+    assert len(pairs) == 40
+    assert {round(ds.info_sum(w, "pref_score"), 6) for w, _, _ in pairs} <= {0.0, -1.0}  # the top quarter
+    assert {round(ds.info_sum(l, "pref_score"), 6) for _, l, _ in pairs} <= {-9.0, -8.0}  # the bottom quarter
+    with pytest.raises(ValueError, match=r"contrast=0.8: expected a fraction in \(0, 0.5\]"):
+        pairs_from_reward(SumOfInfo(), pool, [path], n=4, length=0, rng=np.random.default_rng(0), contrast=0.8)
+    with pytest.raises(ValueError, match="same_start and contrast are two ways of choosing pairs"):
+        pairs_from_reward(SumOfInfo(), pool, [path], n=4, length=0, rng=np.random.default_rng(0), contrast=0.25, same_start=True)
