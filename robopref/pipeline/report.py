@@ -73,13 +73,14 @@ def rewards_table(rounds: Sequence[dict[str, Any]], plots: Path) -> tuple[list[s
     from robopref.pipeline.plots import scatter_figure
 
     last = rounds[-1]
-    lines = ["| reward | comparisons trained on | held-out accuracy (segments) | Spearman (segments) | Spearman (whole rollouts) |", "|---|---|---|---|---|"]
+    lines = ["| reward | comparisons trained on | held-out accuracy | Spearman (held-out) | Spearman (whole rollouts) |", "|---|---|---|---|---|"]
     series = {}
     for name, out in last["rewards"].items():
         held = out.get("heldout") or {}
         truth, learned, rho = reward_vs_truth(out["checkpoint"], last["rollouts"])
         series[name] = (truth, learned, rho)
-        lines.append(f"| {name} | {out.get('comparisons', '–')} | {_fmt(held.get('accuracy'))} | {_fmt(held.get('spearman'))} | {_fmt(rho)} |")
+        acc = held.get("accuracy", held.get("triplet_accuracy"))  # visual rewards report triplet accuracy
+        lines.append(f"| {name} | {out.get('comparisons', '–')} | {_fmt(acc)} | {_fmt(held.get('spearman'))} | {_fmt(rho)} |")
     fig = scatter_figure(series, plots / "reward_scatter.png") if series else None
     return lines, fig
 
@@ -132,8 +133,9 @@ def write_report(exp: ExperimentSpec, root: Path, state: PipelineState, outputs:
     md += ["## The person's labels", "", *labels_section(exp, rounds), ""]
     if reward_lines:
         md += ["## Learned rewards against the person's hidden preference", "", *reward_lines, ""]
-        md += ["Held-out columns: the reward stage's random segments; whole rollouts: the last round's rollouts, learned return vs the return the "
-               "person scores (`pref_score`)."]
+        md += ["Held-out columns: the reward stage's own evaluation (pair accuracy on random held-out segments for trajectory rewards, "
+               "triplet accuracy on held-out videos for visual ones); whole rollouts: the last round's rollouts, learned return vs the "
+               "return the person scores (`pref_score`)."]
         if scatter:
             md += ["", f"![learned vs true return]({scatter.relative_to(root)})"]
         md += [""]

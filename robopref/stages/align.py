@@ -39,7 +39,7 @@ class AlignConfig(StageConfig):
     pairs_from: str = "labels"  # dpo: labels (from store) | reward (rollouts ranked by reward)
     store: Optional[str] = "prefs.sqlite"
     sources: Optional[list[str]] = None
-    reward_checkpoint: Optional[str] = None  # trajectory reward checkpoint (reward.pt)
+    reward_checkpoint: Optional[str] = None  # reward.pt: trajectory or visual (pairs_from=reward), trajectory (best_of_n)
     dataset: Any = None  # rollouts ranked by the reward (pairs_from=reward)
     pairs: int = 200
     segment_length: int = 32  # 0: whole episodes

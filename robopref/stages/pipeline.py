@@ -62,6 +62,17 @@ def find_pipeline_dir(current: Path, resume_from: str | None) -> Path:
     return max(runs, key=lambda p: (p / STATE_FILE).stat().st_mtime)
 
 
+def warn_if_changed(saved: Path, experiment: DictConfig) -> None:
+    """Say which experiment keys differ from the run being resumed: its finished steps keep the old settings."""
+    if not saved.is_file():
+        return
+    old = OmegaConf.to_container(OmegaConf.load(saved).get("experiment", {}), resolve=False)
+    new = OmegaConf.to_container(experiment, resolve=False)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+        print(f"warning: experiment keys changed since this run started ({', '.join(changed)}); finished steps keep the settings they ran with")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run (or resume) the experiment, then write and print the report."""
     from robopref.pipeline.report import write_report
@@ -74,6 +85,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     state = PipelineState(root, exp.name)
     if cfg.resume and state.steps():
         print(f"resuming {root}: {len(state.steps())} steps done ({', '.join(s for s, _ in state.steps())})")
+        warn_if_changed(root / "experiment.yaml", cfg.experiment)
     OmegaConf.save(cfg, root / "experiment.yaml")
     t0 = time.perf_counter()
     outputs = PipelineRunner(exp, root, state, seed=cfg.seed, device=cfg.device, progress=cfg.progress).run()

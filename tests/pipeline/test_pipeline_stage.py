@@ -40,10 +40,12 @@ def test_quickstart_pipeline_runs_reports_and_resumes(tmp_path):
     for png in ("rates.png", "reward_scatter.png", "frames.png"):
         assert (run / "plots" / png).stat().st_size > 1000, png
 
-    # finished: resuming re-runs nothing
-    out = robopref("pipeline", "experiment=quickstart", *TINY, "resume=true", f"resume_from={run}", f"hydra.run.dir={tmp_path / 'again'}", cwd=tmp_path)
+    # finished: resuming re-runs nothing, and says which settings differ from the original run
+    out = robopref("pipeline", "experiment=quickstart", *TINY, "experiment.report_frames=0", "resume=true", f"resume_from={run}",
+                   f"hydra.run.dir={tmp_path / 'again'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"resuming {run}: {len(STEPS)} steps done" in out.stdout and "$ robopref" not in out.stdout
+    assert "warning: experiment keys changed since this run started (report_frames)" in out.stdout
 
     # killed during the alignment step: only that step runs again
     state["order"].remove("round_1/align")
