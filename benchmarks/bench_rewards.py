@@ -6,7 +6,10 @@ predicted segment returns with ground truth, and wall-clock training time.
 imitation is a benchmark-only dependency (`make bench-deps`); it is never a robopref
 dependency.
 
-    python benchmarks/bench_rewards.py [--tasks push2d_avoid metaworld:drawer-open-v3 ...] [--quick]
+    python benchmarks/bench_rewards.py [--tasks push2d_avoid metaworld:drawer-open-v3 ...] [--seeds N --seed-start S]
+
+More seeds for an earlier run: the same command with --seed-start (runs are
+deterministic given the seed); report_rewards.py merges the outputs.
 
 Prints one JSON object per result line.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import replace
 
@@ -126,35 +130,49 @@ def labels(truth: np.ndarray, n: int, n_train: int, teacher: str, rng: np.random
     return i0[keep], i1[keep], y[keep]
 
 
+def emit(**row) -> None:
+    """One result line, with the 1-minute load average when it finished (timings depend on it)."""
+    print(json.dumps({**row, "load1": os.getloadavg()[0]}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tasks", nargs="+", default=["metaworld:drawer-open-v3", "metaworld:window-open-v3", "metaworld:button-press-v3", "push2d_avoid"])
     ap.add_argument("--budgets", nargs="+", type=int, default=[50, 100, 200, 500])
     ap.add_argument("--episodes", type=int, default=60)
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--seed-start", type=int, default=0, help="first seed: add seeds to an earlier run (seeds seed-start .. seed-start+seeds-1)")
     ap.add_argument("--skip-imitation", action="store_true")
     ap.add_argument("--skip-noise", action="store_true")
+    ap.add_argument("--skip-comparison", action="store_true", help="only the label-noise runs")
     ap.add_argument("--ensemble", type=int, default=0, help="also train an ensemble of this many members (robopref default: 3)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # both libraries train small MLPs; one thread is fastest and fair
+    warm = False
     for task in args.tasks:
         feats, truth, obs_dim, n_train = prepare(task, args.episodes, 1500, 1000, seed=0)
         test = slice(n_train, None)
-        for budget in args.budgets:
-            for seed in range(args.seeds):
+        if not warm:  # torch's one-off set-up (optimizer, kernels) would otherwise land in the first timed call
+            i0, i1, y = labels(truth, 16, n_train, "oracle", np.random.default_rng(0))
+            train_robopref(feats, i0, i1, y, 0)
+            if not (args.skip_imitation or args.skip_comparison):
+                train_imitation(feats, i0, i1, y, obs_dim, 0)
+            warm = True
+        for budget in [] if args.skip_comparison else args.budgets:
+            for seed in range(args.seed_start, args.seed_start + args.seeds):
                 rng = np.random.default_rng(100 + seed)
                 i0, i1, y = labels(truth, budget, n_train, "oracle", rng)
                 model, t_ours = train_robopref(feats, i0, i1, y, seed)
                 res = heldout(robopref_returns(model, feats[test]), truth[test], np.random.default_rng(seed))
-                print(json.dumps({"bench": "reward_vs_imitation", "task": task, "labels": budget, "seed": seed, "lib": "robopref", "train_s": t_ours, **res}), flush=True)
+                emit(bench="reward_vs_imitation", task=task, labels=budget, seed=seed, lib="robopref", train_s=t_ours, **res)
                 if args.ensemble > 1:
                     model, t_ens = train_robopref(feats, i0, i1, y, seed, ensemble=args.ensemble)
                     res = heldout(robopref_returns(model, feats[test]), truth[test], np.random.default_rng(seed))
-                    print(json.dumps({"bench": "reward_vs_imitation", "task": task, "labels": budget, "seed": seed, "lib": f"robopref_k{args.ensemble}", "train_s": t_ens, **res}), flush=True)
+                    emit(bench="reward_vs_imitation", task=task, labels=budget, seed=seed, lib=f"robopref_k{args.ensemble}", train_s=t_ens, **res)
                 if not args.skip_imitation:
                     net, t_imit = train_imitation(feats, i0, i1, y, obs_dim, seed)
                     res = heldout(imitation_returns(net, feats[test], obs_dim), truth[test], np.random.default_rng(seed))
-                    print(json.dumps({"bench": "reward_vs_imitation", "task": task, "labels": budget, "seed": seed, "lib": "imitation", "train_s": t_imit, **res}), flush=True)
+                    emit(bench="reward_vs_imitation", task=task, labels=budget, seed=seed, lib="imitation", train_s=t_imit, **res)
         if args.skip_noise:
             continue
         variants = {
@@ -165,12 +183,12 @@ def main() -> None:
         }
         for eps in (0.0, 0.1, 0.2, 0.3):
             for name, over in variants.items():
-                for seed in range(args.seeds):
+                for seed in range(args.seed_start, args.seed_start + args.seeds):
                     rng = np.random.default_rng(200 + seed)
                     i0, i1, y = labels(truth, 500, n_train, "mistake", rng, eps_mistake=eps)
                     model, t = train_robopref(feats, i0, i1, y, seed, **dict(over))
                     res = heldout(robopref_returns(model, feats[test]), truth[test], np.random.default_rng(seed))
-                    print(json.dumps({"bench": "reward_noise", "task": task, "eps": eps, "variant": name, "seed": seed, "train_s": t, **res}), flush=True)
+                    emit(bench="reward_noise", task=task, eps=eps, variant=name, seed=seed, train_s=t, **res)
 
 
 if __name__ == "__main__":
