@@ -29,8 +29,9 @@ from robopref.pipeline.state import PipelineState
 
 log = logging.getLogger(__name__)
 
-DEMO_SEED, ALIGNED_DEMO_SEED, SOURCE_SEED, EVAL_SEED = 0, 1, 2, 1000  # disjoint episode seeds per step
-ROLLOUT_SEED_BASE = 100  # round r records rollouts with seed ROLLOUT_SEED_BASE + r
+DEMO_SEED, ALIGNED_DEMO_SEED, SOURCE_SEED, EVAL_SEED = 0, 1, 2, 1000  # disjoint episode seeds per step (plus 10 x the pipeline seed)
+ROLLOUT_SEED_BASE = 100  # round r records rollouts with seed ROLLOUT_SEED_BASE + r (plus 10 x the pipeline seed)
+SEED_STRIDE = 10  # the pipeline's seed shifts every data seed by this much, so seeds differ in data too; evaluation seeds stay fixed
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -56,6 +57,7 @@ class PipelineRunner:
     def __init__(self, exp: ExperimentSpec, root: Path, state: PipelineState, seed: int = 0, device: str = "auto", progress: bool = True) -> None:
         self.exp, self.root, self.state = exp, Path(root), state
         self.seed, self.device, self.progress = seed, device, progress
+        self.offset = SEED_STRIDE * seed  # data seeds of this pipeline seed
         self.store = self.root / "prefs.sqlite"
         self.source_store = self.root / "source_prefs.sqlite"
 
@@ -90,10 +92,10 @@ class PipelineRunner:
         path = self.root / "demos" / "demos.hdf5"
         base = [*self.env({} if d.images else {"image_size": 0}), f"noise={d.noise}", "videos=0", f"output={path}"]
         if d.unaligned:
-            self.execute(Step("demos/unaligned", "collect", [*base, "aligned=false", f"episodes={d.unaligned}", f"seed={DEMO_SEED}"], lambda run: read_json(run / "summary.json")))
+            self.execute(Step("demos/unaligned", "collect", [*base, "aligned=false", f"episodes={d.unaligned}", f"seed={DEMO_SEED + self.offset}"], lambda run: read_json(run / "summary.json")))
         if d.aligned:
             append = "append=true" if d.unaligned else "append=false"
-            self.execute(Step("demos/aligned", "collect", [*base, "aligned=true", f"episodes={d.aligned}", append, f"seed={ALIGNED_DEMO_SEED}"], lambda run: read_json(run / "summary.json")))
+            self.execute(Step("demos/aligned", "collect", [*base, "aligned=true", f"episodes={d.aligned}", append, f"seed={ALIGNED_DEMO_SEED + self.offset}"], lambda run: read_json(run / "summary.json")))
         return str(path)
 
     def policy(self, demos: str) -> str:
@@ -110,7 +112,7 @@ class PipelineRunner:
         path = self.root / f"round_{r}" / "rollouts.hdf5"
         step = Step(f"round_{r}/rollouts", "collect", [*self.env(), f"policy={policy}", f"episodes={self.exp.rollouts}",
                                                         f"repeats={self.exp.rollout_repeats}", "videos=2", f"output={path}",
-                                                        f"seed={ROLLOUT_SEED_BASE + r}"], lambda run: read_json(run / "summary.json"))
+                                                        f"seed={ROLLOUT_SEED_BASE + r + self.offset}"], lambda run: read_json(run / "summary.json"))
         self.execute(step)
         return str(path)
 
@@ -130,10 +132,10 @@ class PipelineRunner:
         n_aligned = int(round(t.episodes * t.aligned_fraction))
         base = [*self.env({**dict(t.env_overrides), "image_size": 0}), f"quality={t.quality}", "videos=0", f"output={src}"]
         summary = lambda run: read_json(run / "summary.json")  # noqa: E731
-        self.execute(Step(f"round_{r}/transfer_source", "collect", [*base, "aligned=false", f"episodes={t.episodes - n_aligned}", f"seed={SOURCE_SEED}"], summary))
+        self.execute(Step(f"round_{r}/transfer_source", "collect", [*base, "aligned=false", f"episodes={t.episodes - n_aligned}", f"seed={SOURCE_SEED + self.offset}"], summary))
         if n_aligned:
             self.execute(Step(f"round_{r}/transfer_source_aligned", "collect", [*base, "aligned=true", "append=true", f"episodes={n_aligned}",
-                                                                                f"seed={SOURCE_SEED + 1}"], summary))
+                                                                                f"seed={SOURCE_SEED + 1 + self.offset}"], summary))
         self.execute(Step(f"round_{r}/transfer_source_labels", "label", [f"dataset={src}", f"store={self.source_store}", "teacher=oracle", f"queries={t.source_labels}",
                                                                           "segment_length=0", f"seed={self.seed}"], summary))
         return self.execute(Step(f"round_{r}/transfer", "transfer", [f"source={src}", f"source_store={self.source_store}", f"target={target}", f"store={self.store}",
