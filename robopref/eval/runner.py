@@ -114,9 +114,14 @@ def _close_worker() -> None:
 
 
 def _run_episode(task: tuple[int, int, int | None, str | None, int]) -> EpisodeResult:
-    """Run episode ``index`` with ``seed``; write its video when ``video_path`` is set."""
+    """Worker side: episode ``index`` of this process's env and policy."""
     index, seed, max_steps, video_path, fps = task
-    env, policy = _WORKER["env"], _WORKER["policy"]
+    return run_episode(_WORKER["env"], _WORKER["policy"], index, seed, max_steps, video_path, fps)
+
+
+def run_episode(env: Any, policy: Any, index: int, seed: int, max_steps: int | None = None, video_path: str | None = None, fps: int = 20) -> EpisodeResult:
+    """Run episode ``index`` of ``policy`` in ``env`` with ``seed``; only the summary is kept
+    (and the video, written when ``video_path`` is set)."""
     limit = np.inf if max_steps is None else max_steps
     if hasattr(policy, "start_episode"):  # replay: the policy puts the env in the demo's state
         obs, length = policy.start_episode(env, index)

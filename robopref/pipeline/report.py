@@ -87,20 +87,14 @@ def rewards_table(rounds: Sequence[dict[str, Any]], plots: Path) -> tuple[list[s
 
 def example_frames(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]], final_policy: str, plots: Path) -> Path | None:
     """Frames of the same episodes (same seeds) before and after alignment."""
-    from robopref.pipeline.frames import episode_frames
+    from robopref.pipeline.frames import policy_frames
     from robopref.pipeline.plots import frames_figure
 
     if exp.report_frames <= 0 or not rounds:
         return None
     before = rounds[0]["policy"]
-    rows = []
-    for i in range(exp.report_frames):
-        for tag, ckpt in (("before", before), ("after", final_policy)):
-            if tag == "after" and ckpt == before:
-                continue
-            frames, info = episode_frames(ckpt, rounds[0]["rollouts"], seed=50_000 + i)
-            if frames:
-                rows.append((f"{tag}, episode {i + 1}: {info}", frames))
+    checkpoints = [("before", before)] + ([("after", final_policy)] if final_policy != before else [])
+    rows = policy_frames(checkpoints, rounds[0]["rollouts"], [50_000 + i for i in range(exp.report_frames)])
     return frames_figure(rows, plots / "frames.png") if rows else None
 
 

@@ -108,12 +108,11 @@ def _best_of_n_eval(cfg: DictConfig, env_cfg: dict[str, Any]) -> dict[str, Any]:
     """Roll the base policy and its best-of-N version out on the same seeds; the same
     metrics (success, return, pref_return, violation with 95% CIs) as ``robopref eval``."""
     from robopref.align.best_of_n import BestOfNPolicy, TrajectoryRewardScorer
-    from robopref.eval.runner import EpisodeResult, episode_seed, summarize_episodes
+    from robopref.eval.runner import episode_seed, run_episode, summarize_episodes
     from robopref.policies import load_policy
     from robopref.rewards.loading import load_reward
     from robopref.rewards.model import TrajectoryRewardModel
     from robopref.rollout.factory import make_env
-    from robopref.rollout.record import record_episode
 
     if not cfg.reward_checkpoint:
         raise ValueError("method=best_of_n needs reward_checkpoint=<reward.pt> to score the sampled chunks")
@@ -126,14 +125,7 @@ def _best_of_n_eval(cfg: DictConfig, env_cfg: dict[str, Any]) -> dict[str, Any]:
     env = make_env(env_cfg)
     out: dict[str, Any] = {}
     for name, policy in (("before", base), ("after", BestOfNPolicy(base, scorer, n=cfg.n))):
-        results = []
-        for i in range(cfg.eval_episodes):
-            seed = episode_seed(cfg.seed, i)
-            ep = record_episode(env, policy, seed=seed)
-            infos = ep.infos
-            results.append(EpisodeResult(i, seed, len(ep), bool(ep.success), float(ep.total_reward),
-                                         float(infos["pref_score"].sum()) if "pref_score" in infos else None,
-                                         bool(infos["violation"].any()) if "violation" in infos else None))
+        results = [run_episode(env, policy, i, episode_seed(cfg.seed, i)) for i in range(cfg.eval_episodes)]
         out[name] = {"n_episodes": len(results), "metrics": {k: v.to_dict() for k, v in summarize_episodes(results).items()}}
     env.close()
     return out
