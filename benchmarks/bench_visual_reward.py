@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -194,8 +194,19 @@ def speed(args: argparse.Namespace) -> None:
               "rollouts_per_s": n / secs, "threads": torch.get_num_threads()})
 
 
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall-clock seconds of ``repeats`` calls (steady state: the caller warms up first)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
 def sinkhorn_speed(args: argparse.Namespace) -> None:
-    """Batched torch Sinkhorn vs ``ot.sinkhorn`` pair by pair, same ε and iterations."""
+    """Batched torch Sinkhorn vs ``ot.sinkhorn`` pair by pair, same ε and iterations: the
+    median of 5 (batched) or 3 (POT loop) timed calls after a warm-up call of each."""
     import ot
 
     from robopref.rewards.visual.sinkhorn import cosine_cost, sinkhorn
@@ -203,21 +214,14 @@ def sinkhorn_speed(args: argparse.Namespace) -> None:
     g = torch.Generator().manual_seed(0)
     B, n, m = args.pairs, 50, 24
     C = cosine_cost(torch.randn(B, n, 32, generator=g), torch.randn(B, m, 32, generator=g))
-    t = time.perf_counter()
-    P = sinkhorn(C, eps=0.05, iters=50)  # auto: the kernel iteration (cosine costs, ε = 0.05)
-    batched = time.perf_counter() - t
-    t = time.perf_counter()
-    sinkhorn(C, eps=0.05, iters=50, method="log")
-    batched_log = time.perf_counter() - t
+    P = sinkhorn(C, eps=0.05, iters=50)  # auto: the kernel iteration (cosine costs, ε = 0.05); also the warm-up
+    batched = _median_seconds(lambda: sinkhorn(C, eps=0.05, iters=50), 5)
+    batched_log = _median_seconds(lambda: sinkhorn(C, eps=0.05, iters=50, method="log"), 5)
     a, b = np.full(n, 1 / n), np.full(m, 1 / m)
     Cn = C.double().numpy()
-    t = time.perf_counter()
     ref = [ot.sinkhorn(a, b, Cn[i], 0.05, numItermax=50, stopThr=0.0) for i in range(B)]
-    loop = time.perf_counter() - t
-    t = time.perf_counter()
-    for i in range(B):
-        ot.sinkhorn(a, b, Cn[i], 0.05, method="sinkhorn_log", numItermax=50, stopThr=0.0)
-    loop_log = time.perf_counter() - t
+    loop = _median_seconds(lambda: [ot.sinkhorn(a, b, Cn[i], 0.05, numItermax=50, stopThr=0.0) for i in range(B)], 3)
+    loop_log = _median_seconds(lambda: [ot.sinkhorn(a, b, Cn[i], 0.05, method="sinkhorn_log", numItermax=50, stopThr=0.0) for i in range(B)], 3)
     err = float(max(np.abs(P[i].double().numpy() - ref[i]).max() for i in range(B)))
     emit({"bench": "sinkhorn_speed", "pairs": B, "n": n, "m": m, "eps": 0.05, "iters": 50, "batched_seconds": batched,
           "batched_log_seconds": batched_log, "pot_loop_seconds": loop, "pot_log_loop_seconds": loop_log, "speedup_vs_pot": loop / batched,

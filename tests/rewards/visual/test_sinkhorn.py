@@ -39,6 +39,17 @@ def test_gradients_through_sinkhorn():
     assert torch.autograd.gradcheck(lambda x: ot_score(x, y, eps=0.1, iters=30), (x,))
 
 
+def test_inference_path_matches_the_autograd_path():
+    # without autograd the solver reuses one buffer in place; it must give the same plans
+    g = torch.Generator().manual_seed(3)
+    C = torch.rand(4, 9, 6, generator=g, dtype=torch.float64)
+    for eps, method in ((0.05, "kernel"), (0.01, "log")):
+        with torch.no_grad():
+            fast = sinkhorn(C, eps=eps, iters=40, method=method)
+        graph = sinkhorn(C.clone().requires_grad_(True), eps=eps, iters=40, method=method)
+        np.testing.assert_allclose(fast.numpy(), graph.detach().numpy(), rtol=1e-10, atol=1e-13)
+
+
 def test_small_eps_is_finite_and_close_to_exact_ot():
     g = torch.Generator().manual_seed(2)
     C = torch.rand(3, 10, 10, generator=g)
