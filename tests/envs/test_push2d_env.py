@@ -229,6 +229,7 @@ def test_render_mode_rgb_array():
         ({"image_size": 4}, r"image_size must be 0 \(no images\) or at least 8, got 4"),
         ({"zone_penalty": -1.0}, r"zone_penalty must be a finite number >= 0, got -1.0"),
         ({"task": "push", "zone_penalty": 2.0}, r"zone_penalty applies to the avoid task only, not 'push'"),
+        ({"control": "torque"}, r"control must be one of \['velocity', 'position'\], got 'torque'"),
     ],
 )
 def test_bad_kwargs_fail_with_the_value_and_the_choices(kwargs, message):
@@ -246,3 +247,33 @@ def test_wrong_action_shape_is_refused():
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"action must have shape \(2,\) for gripper"):
         env.step(np.zeros(3, dtype=np.float32))
+
+
+def test_position_target_moves_the_robot_there_at_most_one_full_speed_step():
+    env = make_env("push", "gripper", image_size=0, control="position", num_blocks=1)
+    obs, _ = env.reset(seed=3)
+    start = obs["state"][:2].astype(np.float64)
+    near = start + np.array([0.05, -0.04])  # reachable in one step: the robot gets (nearly: it accelerates) there
+    obs, *_ = env.step(near.astype(np.float32))
+    assert np.linalg.norm(obs["state"][:2] - near) < 0.15 * np.linalg.norm(near - start)
+    far = obs["state"][:2] + np.array([0.0, 0.9])  # beyond one step: full speed toward it
+    before = obs["state"][:2].copy()
+    obs, *_ = env.step(far.astype(np.float32))
+    assert 0.12 < obs["state"][1] - before[1] <= 0.15 + 1e-3  # MAX_SPEED * CONTROL_DT at most
+
+
+@pytest.mark.parametrize("embodiment", ["gripper", "short_stick"])
+def test_expert_drives_position_control_as_it_drives_velocity_control(embodiment):
+    # the expert converts its velocity to the target it reaches, so both modes replay the same episode
+    finals = {}
+    for control in ("velocity", "position"):
+        env = make_env("avoid", embodiment, image_size=0, control=control, num_blocks=1)
+        expert = Push2DExpert(env, noise=0.1, aligned=True, seed=5)
+        obs, _ = env.reset(seed=5)
+        for _ in range(150):
+            obs, _, terminated, truncated, info = env.step(expert.act(obs))
+            if terminated or truncated:
+                break
+        finals[control] = (info["success"], obs["state"])
+    assert finals["velocity"][0] and finals["position"][0]
+    np.testing.assert_allclose(finals["velocity"][1], finals["position"][1], atol=0.05)

@@ -11,7 +11,8 @@ Observation: a dict with
 Action: ``Box(-1, 1)``, scaled to velocities: gripper ``(vx, vy)``, sticks ``(vx, vy,
 omega)``; 1 is ``MAX_SPEED`` (1.5 arena units/s) and ``MAX_OMEGA`` (3 rad/s). The env
 runs at 10 Hz with 10 physics substeps per step; the robot's velocity is the command
-unless a wall or a block stops it.
+unless a wall or a block stops it. ``control="position"`` makes ``(x, y)`` the point the
+robot should reach this step instead (see ``control``); the expert follows either mode.
 
 ``zone_penalty`` (avoid only; default ``tasks.ZONE_PENALTY``) sets how much each object
 in the red zone costs the person per step.
@@ -33,6 +34,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from robopref_envs.push2d.control import check_control, position_to_velocity
 from robopref_envs.push2d.physics import World, get_embodiment
 from robopref_envs.push2d.render import Renderer
 from robopref_envs.push2d.spawn import robot_pose
@@ -65,8 +67,10 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         render_mode: str | None = None,
         render_size: int = 256,
         zone_penalty: float | None = None,
+        control: str = "velocity",
     ) -> None:
         self.task = make_task(task, zone_penalty)
+        self.control = check_control(control)
         self.embodiment = get_embodiment(embodiment)
         self.num_blocks = _check_int("num_blocks", num_blocks, 1, MAX_BLOCKS)
         image_size = _check_int("image_size", image_size, 0, 1024)
@@ -114,6 +118,8 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         action = np.asarray(action, dtype=np.float64)
         if action.shape != self.action_space.shape:
             raise ValueError(f"action must have shape {self.action_space.shape} for {self.embodiment.name}, got {action.shape}")
+        if self.control == "position":
+            action = position_to_velocity(action, self.world.robot_position)
         self.world.step(action)
         info = self.task.evaluate(self.world)
         terminated = self.terminate_on_success and info["success"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from robopref_envs.push2d.control import velocity_to_position
 from robopref_envs.push2d.geometry import unit, wrap_half_turn
 from robopref_envs.push2d.layout import ARENA, BLOCK_CIRCUMRADIUS, ZONE
 from robopref_envs.push2d.navigation import Navigator
@@ -61,7 +62,8 @@ class HeldAction:
 class Push2DExpert:
     """Scripted policy for ``robopref/Push2D-v0``, ``PushAvoid-v0`` and ``PushGroup-v0``.
 
-    ``act(obs)`` returns an action in the env's action space. ``aligned=False`` gives
+    ``act(obs)`` returns an action in the env's action space (a velocity, or the
+    position it reaches, per the env's ``control``). ``aligned=False`` gives
     the policy that succeeds while ignoring the preference. ``seed`` seeds the noise.
     """
 
@@ -162,4 +164,7 @@ class Push2DExpert:
         if self.noise > 0:
             detour = self._detour()
             action = (detour if detour is not None else action) + self.rng.normal(0.0, self.noise, action.shape)
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+        action = np.clip(action, -1.0, 1.0)
+        if self.env.control == "position":
+            action = velocity_to_position(action, self.world.robot_position)
+        return action.astype(np.float32)
