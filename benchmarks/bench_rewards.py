@@ -38,6 +38,14 @@ HIDDEN = [64, 64]
 EPOCHS = 30
 LR = 1e-3
 BATCH = 32
+NOISE_VARIANTS = {  # RewardConfig overrides of the label-noise runs
+    "bt": {},
+    "bt_smoothing": {"label_smoothing": 0.2},
+    "bt_trust_loop": {"trust": TrustFilterConfig(enabled=True, warmup=5, rounds=0)},  # the in-training filter alone
+    "bt_trust": {"trust": TrustFilterConfig(enabled=True, warmup=5)},  # + label-cleaning rounds (defaults)
+    "bt_noise_lik": {"flip_prob": 0.2},  # noise-aware likelihood told the true ε = 0.2
+    "rrl": {"kind": "rrl"},
+}
 
 
 def task_dataset(task: str, episodes: int) -> tuple[str, str]:
@@ -145,6 +153,7 @@ def main() -> None:
     ap.add_argument("--skip-imitation", action="store_true")
     ap.add_argument("--skip-noise", action="store_true")
     ap.add_argument("--skip-comparison", action="store_true", help="only the label-noise runs")
+    ap.add_argument("--variants", nargs="+", default=list(NOISE_VARIANTS), choices=list(NOISE_VARIANTS), help="label-noise variants to run")
     ap.add_argument("--ensemble", type=int, default=0, help="also train an ensemble of this many members (robopref default: 3)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # both libraries train small MLPs; one thread is fastest and fair
@@ -175,12 +184,7 @@ def main() -> None:
                     emit(bench="reward_vs_imitation", task=task, labels=budget, seed=seed, lib="imitation", train_s=t_imit, **res)
         if args.skip_noise:
             continue
-        variants = {
-            "bt": {},
-            "bt_smoothing": {"label_smoothing": 0.2},
-            "bt_trust": {"trust": TrustFilterConfig(enabled=True, warmup=5)},
-            "rrl": {"kind": "rrl"},
-        }
+        variants = {k: v for k, v in NOISE_VARIANTS.items() if k in args.variants}
         for eps in (0.0, 0.1, 0.2, 0.3):
             for name, over in variants.items():
                 for seed in range(args.seed_start, args.seed_start + args.seeds):

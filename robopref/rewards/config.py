@@ -11,7 +11,15 @@ class TrustFilterConfig:
     """RIME-style robust training (Cheng et al. 2024): after ``warmup`` epochs, keep only
     comparisons whose loss is below a bound that decays from ``start`` to ``end`` nats,
     and flip the label of those whose loss exceeds ``flip`` nats (the model is confident
-    the label is wrong)."""
+    the label is wrong).
+
+    With ``rounds`` > 0, labels are first cleaned (:func:`robopref.rewards.trust.clean_labels`):
+    ``rounds`` fits of ``round_epochs`` epochs, each from fresh weights on the previous
+    round's corrected labels and with the noise-aware likelihood (``round_flip_prob``);
+    after each, labels whose loss exceeds ``round_flip`` are flipped and those above
+    ``round_drop`` nats are left out of the next round. Training then starts from the
+    model's own initial weights on all comparisons, flipped ones included. Costs
+    ``rounds * round_epochs`` extra epochs. Defaults measured in docs/benchmarks.md."""
 
     enabled: bool = False
     warmup: int = 10
@@ -19,6 +27,11 @@ class TrustFilterConfig:
     end: float = 0.9
     decay: float = 0.97
     flip: float = 2.5
+    rounds: int = 2  # label-cleaning rounds before training; 0: only the in-training filter
+    round_epochs: int = 15
+    round_flip: float = 3.0  # nats: flip a label whose loss under a round's model exceeds this (P < 0.05)
+    round_drop: float = 0.693  # nats (ln 2: the round's model prefers the other answer)
+    round_flip_prob: float = 0.2  # the rounds' models assume this label-flip chance (RewardConfig.flip_prob)
 
 
 @dataclass
@@ -39,6 +52,7 @@ class RewardConfig:
     min_val: int = 50  # fewer held-out comparisons than this are too noisy to stop on: train all epochs
     bootstrap: bool = False  # Poisson(1) resampling per member; off: members differ by init only (PEBBLE), more accurate on few labels
     label_smoothing: float = 0.0
+    flip_prob: float = 0.0  # assumed chance a label is wrong: P(label) = ε + (1 − 2ε) P_BT, bounds each wrong label's loss by −log ε
     trust: TrustFilterConfig = field(default_factory=TrustFilterConfig)
     kl_weight: float = 0.1  # RRL's λ; PEARL's value is not public
     logvar_min: float = -8.0
@@ -48,11 +62,17 @@ class RewardConfig:
     threads: Optional[int] = 1  # torch threads while training: small MLPs are fastest on one
 
     def __post_init__(self) -> None:
+        if self.trust.rounds < 0 or self.trust.round_epochs < 1:
+            raise ValueError(f"trust rounds={self.trust.rounds}, round_epochs={self.trust.round_epochs}: expected rounds >= 0 and round_epochs >= 1")
+        if not 0.0 <= self.trust.round_flip_prob < 0.5:
+            raise ValueError(f"trust round_flip_prob={self.trust.round_flip_prob}: expected in [0, 0.5)")
         if self.kind not in ("bt", "rrl"):
             raise ValueError(f"reward kind={self.kind!r}: expected 'bt' or 'rrl'")
         if self.ensemble < 1:
             raise ValueError(f"reward ensemble={self.ensemble}: expected >= 1 members")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing={self.label_smoothing}: expected in [0, 1)")
+        if not 0.0 <= self.flip_prob < 0.5:
+            raise ValueError(f"flip_prob={self.flip_prob}: expected in [0, 0.5)")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction}: expected in [0, 1)")

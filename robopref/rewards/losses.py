@@ -8,6 +8,8 @@ averaged over steps.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -22,10 +24,20 @@ def smooth_labels(y: torch.Tensor, smoothing: float) -> torch.Tensor:
     return y * (1.0 - smoothing) + 0.5 * smoothing
 
 
-def soft_bt_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None, reduce: bool = True) -> torch.Tensor:
+def soft_bt_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None, reduce: bool = True, flip_prob: float = 0.0) -> torch.Tensor:
     """Cross-entropy −[y log p + (1 − y) log(1 − p)], p = σ(logits); weighted mean over
-    the last axis' batch when ``reduce`` (weights = label confidences)."""
-    per = F.binary_cross_entropy_with_logits(logits, y.expand_as(logits), reduction="none")
+    the last axis' batch when ``reduce`` (weights = label confidences). With
+    ``flip_prob`` ε > 0 the label is modelled as flipped with probability ε:
+    p = ε + (1 − 2ε) σ(logits) (forward noise correction), so a confidently
+    contradicted label costs at most −log ε."""
+    y = y.expand_as(logits)
+    if flip_prob > 0.0:
+        log_eps, log_keep = math.log(flip_prob), math.log1p(-2.0 * flip_prob)
+        log_p = torch.logaddexp(torch.full_like(logits, log_eps), log_keep + F.logsigmoid(logits))
+        log_q = torch.logaddexp(torch.full_like(logits, log_eps), log_keep + F.logsigmoid(-logits))
+        per = -(y * log_p + (1 - y) * log_q)
+    else:
+        per = F.binary_cross_entropy_with_logits(logits, y, reduction="none")
     if not reduce:
         return per
     if w is None:

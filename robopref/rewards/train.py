@@ -11,9 +11,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from robopref.rewards.config import RewardConfig
 from robopref.rewards.losses import gaussian_kl_standard, masked_mean, masked_sum, smooth_labels, soft_bt_loss
 from robopref.rewards.model import TrajectoryRewardModel
 from robopref.rewards.preferences import ComparisonTensors
+from robopref.rewards.trust import clean_labels, per_comparison_loss, trust_filter
 from robopref.utils.threads import torch_threads
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ class TrainHistory:
     val_accuracy: list[float] = field(default_factory=list)
     kept_fraction: list[float] = field(default_factory=list)
     flipped: list[int] = field(default_factory=list)
+    cleaned_flips: int = 0  # labels flipped by the cleaning rounds before training
     best_epoch: int = -1
     epochs_run: int = 0
 
@@ -48,20 +51,13 @@ def batch_loss(model: TrajectoryRewardModel, b: ComparisonTensors, y: torch.Tens
     mu1, lv1 = net(b.x1)
     if lv0 is None:
         r0, r1 = masked_sum(mu0, b.m0), masked_sum(mu1, b.m1)
-        return soft_bt_loss(r0 - r1, y, w)
+        return soft_bt_loss(r0 - r1, y, w, flip_prob=cfg.flip_prob)
     # RRL: reparameterised per-step samples, BT cross-entropy on the sampled returns
     s0 = mu0 + (0.5 * lv0).exp() * torch.randn_like(mu0)
     s1 = mu1 + (0.5 * lv1).exp() * torch.randn_like(mu1)
-    ce = soft_bt_loss(masked_sum(s0, b.m0) - masked_sum(s1, b.m1), y, w)
+    ce = soft_bt_loss(masked_sum(s0, b.m0) - masked_sum(s1, b.m1), y, w, flip_prob=cfg.flip_prob)
     kl = 0.5 * (masked_mean(gaussian_kl_standard(mu0, lv0), b.m0) + masked_mean(gaussian_kl_standard(mu1, lv1), b.m1))
     return ce + cfg.kl_weight * kl
-
-
-@torch.no_grad()
-def per_comparison_loss(model: TrajectoryRewardModel, data: ComparisonTensors, y: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the ensemble-mean prediction for each comparison, (N,)."""
-    p = model.member_probs(data.x0, data.m0, data.x1, data.m1).mean(0).clamp(1e-6, 1 - 1e-6)
-    return -(y * p.log() + (1 - y) * (1 - p).log())
 
 
 @torch.no_grad()
@@ -88,31 +84,22 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
     train, val = split_comparisons(data, cfg.val_fraction, rng)
     K, N = cfg.ensemble, len(train)
     boot = torch.from_numpy(rng.poisson(1.0, size=(K, N)).astype(np.float32)) if cfg.bootstrap and K > 1 else torch.ones(K, N)
-    y_used = smooth_labels(train.y, cfg.label_smoothing)
+    y_base, hist = train.y, TrainHistory()
+    if cfg.trust.enabled and cfg.trust.rounds > 0:
+        y_base, hist.cleaned_flips = clean_labels(model.spec, train, cfg, lambda judge, y, keep: _fit_round(judge, train, y, keep, cfg))
+        torch.manual_seed(cfg.seed)  # the main fit draws the same batches as without cleaning
+    y_used = smooth_labels(y_base, cfg.label_smoothing)
     keep = torch.ones(N)
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    hist = TrainHistory()
     best, best_state, stale = math.inf, None, 0
     bar = tqdm(range(cfg.epochs), desc=f"reward {cfg.kind}", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         if cfg.trust.enabled and epoch >= cfg.trust.warmup:
-            keep, y_used, flipped = _trust_filter(model, train, cfg, epoch)
+            keep, y_used, flipped = trust_filter(model, train, y_base, cfg, epoch)
             hist.flipped.append(flipped)
         hist.kept_fraction.append(float(keep.mean()))
-        model.net.train()
-        perm = torch.randperm(N)
-        total = 0.0
-        for i in range(0, N, cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
-            w = boot[:, idx] * (train.w[idx] * keep[idx]).unsqueeze(0)
-            if float(w.sum()) == 0.0:
-                continue
-            loss = batch_loss(model, train.subset(idx), y_used[idx], w)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        hist.train_loss.append(total / N)
+        total = _run_epoch(model, opt, train, y_used, boot * (train.w * keep).unsqueeze(0), cfg.batch_size)
+        hist.train_loss.append(total)
         hist.epochs_run = epoch + 1
         score = hist.train_loss[-1]
         if val is not None:
@@ -135,13 +122,29 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
     return hist
 
 
-def _trust_filter(model: TrajectoryRewardModel, train: ComparisonTensors, cfg, epoch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """RIME's sample selection: trust low-loss comparisons, flip the very high-loss ones."""
-    t = cfg.trust
-    bound = max(t.end, t.start * t.decay ** (epoch - t.warmup))
-    y = smooth_labels(train.y, cfg.label_smoothing)
-    loss = per_comparison_loss(model, train, train.y)
-    flip = (loss > t.flip) & (train.y != 0.5)
-    y = torch.where(flip, 1.0 - y, y)
-    keep = ((loss <= bound) | flip).float()
-    return keep, y, int(flip.sum())
+def _run_epoch(model: TrajectoryRewardModel, opt: torch.optim.Optimizer, train: ComparisonTensors, y: torch.Tensor, w: torch.Tensor, batch_size: int) -> float:
+    """One pass over ``train`` in shuffled minibatches with per-member weights ``w``
+    (K, N); returns the mean training loss (batches with zero weight are skipped)."""
+    model.net.train()
+    N = len(train)
+    perm = torch.randperm(N)
+    total = 0.0
+    for i in range(0, N, batch_size):
+        idx = perm[i : i + batch_size]
+        if float(w[:, idx].sum()) == 0.0:
+            continue
+        loss = batch_loss(model, train.subset(idx), y[idx], w[:, idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(idx)
+    return total / N
+
+
+def _fit_round(model: TrajectoryRewardModel, train: ComparisonTensors, y: torch.Tensor, w: torch.Tensor, cfg: RewardConfig) -> None:
+    """A label-cleaning round: ``cfg.trust.round_epochs`` epochs with a fresh optimiser;
+    ``w`` (N,) weights the comparisons."""
+    opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    y = smooth_labels(y, cfg.label_smoothing)
+    for _ in range(cfg.trust.round_epochs):
+        _run_epoch(model, opt, train, y, (w * train.w).unsqueeze(0), cfg.batch_size)

@@ -26,6 +26,16 @@ def test_bradley_terry_cross_entropy_by_hand():
     assert float(both) == pytest.approx((3 * -math.log(sig(1)) + -math.log(sig(-1))) / 4, rel=1e-6)
 
 
+def test_noise_aware_likelihood_by_hand():
+    # ε = 0.1: P(label σ0 ≻ σ1) = 0.1 + 0.8 σ(2)
+    p = 0.1 + 0.8 * sig(2.0)
+    logits = torch.tensor([2.0, 2.0, -50.0])
+    per = soft_bt_loss(logits, torch.tensor([1.0, 0.0, 1.0]), reduce=False, flip_prob=0.1)
+    assert per.tolist() == pytest.approx([-math.log(p), -math.log(1 - p), math.log(10.0)], rel=1e-5)  # a contradicted label costs at most −log ε
+    plain = soft_bt_loss(logits, torch.tensor([1.0, 0.3, 0.0]), reduce=False)
+    assert torch.allclose(soft_bt_loss(logits, torch.tensor([1.0, 0.3, 0.0]), reduce=False, flip_prob=0.0), plain)
+
+
 def test_masked_sum_ignores_padding():
     r = torch.tensor([[1.0, 2.0, 100.0]])
     assert float(masked_sum(r, torch.tensor([[1.0, 1.0, 0.0]]))) == 3.0

@@ -9,7 +9,8 @@ import torch
 from robopref.rewards import RewardConfig, TrajectoryRewardModel, TrustFilterConfig, fit_from_store, tensorize
 from robopref.rewards.evaluation import evaluate_reward
 from robopref.rewards.preferences import comparisons_from_store
-from robopref.rewards.train import _trust_filter
+from robopref.rewards.train import _fit_round
+from robopref.rewards.trust import clean_labels, flip_and_keep, trust_filter
 from tests.rewards.conftest import make_store
 
 SMALL = dict(ensemble=2, hidden=[32, 32], epochs=60, batch_size=32, patience=60)
@@ -68,11 +69,47 @@ def test_trust_filter_flips_confidently_wrong_labels(tmp_path, line_dataset):
     wrong[confident] = 1.0 - wrong[confident]  # corrupt exactly the labels the model is sure about
     data.y = wrong
     trust_cfg = RewardConfig(kind="bt", trust=TrustFilterConfig(enabled=True, warmup=0, flip=2.0), **SMALL)
-    keep, y_fixed, flipped = _trust_filter(model, data, trust_cfg, epoch=0)
+    keep, y_fixed, flipped = trust_filter(model, data, data.y, trust_cfg, epoch=0)
     assert flipped >= int(confident.sum()) * 0.8
     restored = (y_fixed[confident] - (1.0 - wrong[confident])).abs() < 1e-6
     assert restored.float().mean() > 0.8
     assert keep.sum() > 0
+
+
+def test_flip_and_keep_by_hand():
+    loss = torch.tensor([0.1, 0.8, 2.5, 3.0])
+    keep, y, flipped = flip_and_keep(loss, torch.tensor([1.0, 0.0, 1.0, 0.5]), bound=0.693, flip=2.0)
+    assert flipped.tolist() == [False, False, True, False]  # a tie (0.5) is never flipped
+    assert keep.tolist() == [1.0, 0.0, 1.0, 0.0]  # flipped labels are kept, the rest only below the bound
+    assert y.tolist() == [1.0, 0.0, 0.0, 0.5]
+
+
+def test_cleaning_rounds_restore_corrupted_labels(tmp_path, line_dataset):
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 150)
+    cfg = RewardConfig(kind="bt", trust=TrustFilterConfig(enabled=True, rounds=2, round_epochs=30, round_flip=2.0), **SMALL)
+    model = TrajectoryRewardModel(cfg, fit_from_store(store, pool, RewardConfig(kind="bt", **{**SMALL, "epochs": 1}), progress=False)[0].spec)
+    data = tensorize(comparisons_from_store(store), model.spec, pool)
+    clean = data.y.clone()
+    wrong = torch.from_numpy(np.random.default_rng(0).random(len(clean)) < 0.2) & (clean != 0.5)
+    data.y = torch.where(wrong, 1.0 - clean, clean)
+    before = [p.clone() for p in model.net.parameters()]
+    y, flips = clean_labels(model.spec, data, cfg, lambda judge, y, keep: _fit_round(judge, data, y, keep, cfg))
+    fixed = (y == clean)
+    assert fixed[wrong].float().mean() > 0.6, f"restored {int(fixed[wrong].sum())} of {int(wrong.sum())}"
+    assert (~fixed[~wrong]).float().mean() < 0.1  # few correct labels flipped
+    assert flips == int((y != data.y).sum())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.net.parameters()))  # the model itself is untouched
+
+
+def test_trust_training_beats_plain_on_corrupted_labels(tmp_path, line_dataset):
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 200, teacher="mistake", eps_mistake=0.3)
+    accs = {}
+    cleaning = TrustFilterConfig(enabled=True, warmup=SMALL["epochs"], round_epochs=30, round_flip=2.0)  # cleaning rounds only
+    for name, trust in (("plain", TrustFilterConfig()), ("trust", cleaning)):
+        model, hist = fit_from_store(store, pool, RewardConfig(kind="bt", trust=trust, **SMALL), progress=False)
+        accs[name] = evaluate_reward(model, pool, [line_dataset], 10, np.random.default_rng(1), n_segments=300)["accuracy"]
+        assert (hist.cleaned_flips > 0) == (name == "trust")
+    assert accs["trust"] > accs["plain"] + 0.02, accs
 
 
 def test_config_errors():
@@ -82,3 +119,7 @@ def test_config_errors():
 
     with pytest.raises(ValueError, match=r"reward config key\(s\) \['epochz'\] not recognised"):
         TrajectoryRewardRecipe(kind="bt", epochz=3)
+    with pytest.raises(ValueError, match=r"flip_prob=0.5: expected in \[0, 0.5\)"):
+        RewardConfig(flip_prob=0.5)
+    with pytest.raises(ValueError, match="trust rounds=-1"):
+        RewardConfig(trust=TrustFilterConfig(rounds=-1))
