@@ -8,6 +8,8 @@ then the other alignment methods on the same policy, rollouts, labels and reward
 - ``dpo_labels``: Diffusion-DPO on the person's labels directly,
 - ``dpo_rapl``: DPO on rollouts ranked by the RAPL visual reward,
 - ``dpo_rrl``: DPO on rollouts ranked by RRL (the pipeline's own alignment),
+- ``dpo_samples``: DPO on same-state chunk pairs (sampled at rollout states, simulated,
+  ranked by RRL; ``robopref align pairs_from=samples``),
 - ``best_of_n``: best of N = 16 sampled chunks scored by RRL.
 
 Prints one JSON object per (seed, method): success and preference-honoured rates before
@@ -32,7 +34,7 @@ from bench_policy_success import LoadSampler, robopref
 from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("dpo_labels", "dpo_rapl", "dpo_rrl", "best_of_n")
+METHODS = ("dpo_labels", "dpo_rapl", "dpo_rrl", "dpo_samples", "best_of_n")
 
 
 def rates(evaluation: dict) -> dict:
@@ -52,6 +54,8 @@ def variant_args(method: str, run: Path, align_args: list[str]) -> list[str]:
                 *[a for a in align_args if not a.startswith("same_start")], "same_start=false"]
     if method == "dpo_rapl":
         return [*common, "method=dpo", "pairs_from=reward", f"reward_checkpoint={reward('rapl')}", f"dataset=[{rollouts}]"]
+    if method == "dpo_samples":
+        return [*common, "method=dpo", "pairs_from=samples", f"reward_checkpoint={reward('rrl')}", f"dataset=[{rollouts}]", "dpo.epochs=10", "dpo.batch_pairs=32"]
     if method == "best_of_n":
         return [*common, "method=best_of_n", f"reward_checkpoint={reward('rrl')}", "n=16"]
     raise ValueError(method)

@@ -57,10 +57,11 @@ class TransferSpec:
 @dataclass
 class AlignSpec:
     """How the policy is aligned; ``reward`` names the learned reward that ranks rollouts
-    (``pairs_from=reward``) or scores chunks (``best_of_n``)."""
+    (``pairs_from=reward``), ranks same-state chunks (``pairs_from=samples``) or scores
+    chunks (``best_of_n``)."""
 
     method: str = "dpo"  # dpo | best_of_n
-    pairs_from: str = "reward"  # dpo: reward (rollouts ranked by `reward`) | labels (the person's labels)
+    pairs_from: str = "reward"  # dpo: reward (rollouts ranked by `reward`) | samples (same-state chunks ranked by it) | labels (the person's labels)
     reward: str = "rrl"  # one of the experiment's rewards
     args: list = field(default_factory=list)  # extra `robopref align` overrides
 

@@ -36,8 +36,8 @@ def policy_table(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]]) -> tuple
     lines = ["| policy | task success | honours the preference | mean preference return | episodes |", "|---|---|---|---|---|"]
     bars: list[tuple[str, Rate, Rate]] = []
     a = exp.align
-    how = f"DPO on {a.reward}-ranked rollouts" if a.method == "dpo" and a.pairs_from == "reward" else (
-        "DPO on the person's labels" if a.method == "dpo" else f"best-of-N scored by {a.reward}")
+    how = {"reward": f"DPO on {a.reward}-ranked rollouts", "samples": f"DPO on same-state chunks ranked by {a.reward}",
+           "labels": "DPO on the person's labels"}.get(a.pairs_from, "DPO") if a.method == "dpo" else f"best-of-N scored by {a.reward}"
     entries = [("pre-trained", rounds[0]["align"]["before"])] if rounds and "before" in rounds[0]["align"] else []
     entries += [(f"round {r['round']}: {how}", r["align"]["after"]) for r in rounds if "after" in r["align"]]
     for name, ev in entries:

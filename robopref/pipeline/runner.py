@@ -159,7 +159,7 @@ class PipelineRunner:
         overrides = [f"policy={policy}", f"method={a.method}", f"eval_episodes={self.exp.eval_episodes}", f"seed={EVAL_SEED}", f"progress={str(self.progress).lower()}"]
         if a.method == "dpo":
             overrides += [f"pairs_from={a.pairs_from}", f"store={self.store}", "sources=[scripted]"]
-            if a.pairs_from == "reward":
+            if a.pairs_from in ("reward", "samples"):
                 overrides += [f"reward_checkpoint={rewards[a.reward]['checkpoint']}", f"dataset=[{','.join(rollouts)}]"]
         else:
             overrides += [f"reward_checkpoint={rewards[a.reward]['checkpoint']}"]
@@ -174,8 +174,8 @@ class PipelineRunner:
             raise ValueError(f"experiment.align.reward={e.align.reward!r} is not one of the experiment's rewards {sorted(e.rewards)}")
         if e.align.method not in ("dpo", "best_of_n"):
             raise ValueError(f"experiment.align.method={e.align.method!r}: expected 'dpo' or 'best_of_n'")
-        if e.align.pairs_from not in ("reward", "labels"):
-            raise ValueError(f"experiment.align.pairs_from={e.align.pairs_from!r}: expected 'reward' or 'labels'")
+        if e.align.pairs_from not in ("reward", "labels", "samples"):
+            raise ValueError(f"experiment.align.pairs_from={e.align.pairs_from!r}: expected 'reward', 'labels' or 'samples'")
         if e.rounds < 1 or e.rollouts < 2 or e.eval_episodes < 1:
             raise ValueError(f"experiment.rounds ({e.rounds}), rollouts ({e.rollouts}) and eval_episodes ({e.eval_episodes}) must be >= 1, >= 2 and >= 1")
         if e.demos.unaligned + e.demos.aligned < 1:

@@ -50,6 +50,15 @@ class DiffusionRolloutPolicy:
         if seed is not None:
             self.generator.manual_seed(int(seed))
 
+    def resume(self, history: list[Mapping[str, np.ndarray]], queued: np.ndarray) -> None:
+        """Continue an episode midway: ``history`` holds the observations before the current
+        one (oldest first), ``queued`` (k, A) the actions to execute before the next replan;
+        the next ``act(obs)`` takes the current observation."""
+        self._history.clear()
+        self._history.extend({k: np.asarray(o[k]) for k in self.keys} for o in history)
+        self._queue.clear()
+        self._queue.extend(np.asarray(queued, dtype=np.float32))
+
     def predict_chunk(self, history: list[Mapping[str, np.ndarray]]) -> np.ndarray:
         """One chunk (horizon, A) from a list of ``n_obs_steps`` observation dicts (oldest first)."""
         obs = {k: torch.from_numpy(np.stack([np.asarray(o[k]) for o in history]))[None] for k in self.keys}

@@ -2,6 +2,7 @@
 
     robopref align method=dpo policy=best.ckpt store=prefs.sqlite                 # DPO on stored labels
     robopref align method=dpo policy=best.ckpt pairs_from=reward reward_checkpoint=reward.pt dataset=rollouts.hdf5
+    robopref align method=dpo policy=best.ckpt pairs_from=samples reward_checkpoint=reward.pt dataset=rollouts.hdf5  # same-state chunk pairs
     robopref align method=best_of_n policy=best.ckpt reward_checkpoint=reward.pt n=16
 
 DPO writes ``aligned.ckpt`` (a normal policy checkpoint); both methods evaluate the
@@ -21,6 +22,7 @@ import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from robopref.align.dpo import DPOConfig
+from robopref.align.sampled_pairs import SampledPairsConfig
 from robopref.config import StageConfig, register_schema
 from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
@@ -36,11 +38,11 @@ class AlignConfig(StageConfig):
 
     policy: str = MISSING  # diffusion policy checkpoint
     method: str = "dpo"  # dpo | best_of_n
-    pairs_from: str = "labels"  # dpo: labels (from store) | reward (rollouts ranked by reward)
+    pairs_from: str = "labels"  # dpo: labels (from store) | reward (rollouts ranked by reward) | samples (same-state chunks ranked by reward)
     store: Optional[str] = "prefs.sqlite"
     sources: Optional[list[str]] = None
     reward_checkpoint: Optional[str] = None  # reward.pt: trajectory or visual (pairs_from=reward), trajectory (best_of_n)
-    dataset: Any = None  # rollouts ranked by the reward (pairs_from=reward)
+    dataset: Any = None  # rollouts ranked by the reward (pairs_from=reward) or whose states chunks are sampled at (pairs_from=samples)
     pairs: int = 200
     segment_length: int = 32  # 0: whole episodes
     same_start: bool = False  # pairs_from=reward, whole episodes: compare only rollouts of one initial state (collect repeats=)
@@ -48,6 +50,7 @@ class AlignConfig(StageConfig):
     contrast: Optional[float] = None  # pairs_from=reward, whole episodes: pair the top fraction of rollouts with the bottom fraction
     kappa: Optional[float] = None  # pessimism for Gaussian rewards (default: the reward's own)
     n: int = 16  # best-of-N
+    samples: SampledPairsConfig = field(default_factory=SampledPairsConfig)  # pairs_from=samples
     dpo: DPOConfig = field(default_factory=DPOConfig)
     eval_episodes: int = 10
     eval_workers: Optional[int] = None
@@ -68,32 +71,74 @@ def policy_env_cfg(checkpoint: str, override: Any) -> dict[str, Any] | None:
     return Dataset(data).env_args.get("robopref_env") if data and Path(data).exists() else None
 
 
-def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator) -> dict[str, Any]:
-    from robopref.align.finetune import dpo_finetune
+def _reward_datasets(cfg: DictConfig) -> list[str]:
+    """The ``dataset`` key as a list; pairs from a reward need it and ``reward_checkpoint``."""
+    if not cfg.reward_checkpoint or cfg.dataset is None:
+        raise ValueError(f"pairs_from={cfg.pairs_from} needs reward_checkpoint=<reward.pt> and dataset=<rollouts.hdf5>")
+    return [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset)
+
+
+def _segment_pairs(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator) -> list:
+    """(winner, loser, weight) segment pairs from stored labels or from rollouts ranked by a reward."""
     from robopref.align.pairs import pairs_from_labels, pairs_from_reward
     from robopref.prefs import PreferenceStore
     from robopref.rewards.loading import load_reward
 
-    pool = DatasetPool()
     if cfg.pairs_from == "labels":
         with PreferenceStore(cfg.store, readonly=True) as store:
             pairs = pairs_from_labels(store, list(cfg.sources) if cfg.sources else None)
-    elif cfg.pairs_from == "reward":
-        if not cfg.reward_checkpoint or cfg.dataset is None:
-            raise ValueError("pairs_from=reward needs reward_checkpoint=<reward.pt> and dataset=<rollouts.hdf5> to rank")
-        datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset)
+    else:
+        datasets = _reward_datasets(cfg)
         if (cfg.same_start or cfg.contrast is not None) and cfg.segment_length != 0:
             raise ValueError(f"same_start and contrast compare whole rollouts; set segment_length=0 (got {cfg.segment_length})")
         pairs = pairs_from_reward(load_reward(cfg.reward_checkpoint), pool, datasets, cfg.pairs, cfg.segment_length, rng, cfg.kappa,
                                   min_gap=cfg.min_gap, same_start=cfg.same_start, contrast=cfg.contrast)
-    else:
-        raise ValueError(f"pairs_from={cfg.pairs_from!r}: expected 'labels' or 'reward'")
     if not pairs:
         raise ValueError("no preference pairs with a preferred side (all ties or no labels)")
+    return pairs
+
+
+def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator, env_cfg: dict[str, Any] | None) -> dict[str, Any]:
+    from robopref.align.finetune import dpo_finetune, dpo_finetune_chunks
+
+    if cfg.pairs_from not in ("labels", "reward", "samples"):
+        raise ValueError(f"pairs_from={cfg.pairs_from!r}: expected 'labels', 'reward' or 'samples'")
+    pool = DatasetPool()
     dpo_cfg = DPOConfig(**OmegaConf.to_container(cfg.dpo, resolve=True))
-    path, hist = dpo_finetune(cfg.policy, pairs, pool, dpo_cfg, out / "aligned.ckpt", progress=cfg.progress)
-    return {"aligned_checkpoint": str(path), "pairs": len(pairs), "implicit_accuracy": hist.implicit_accuracy[-1], "ref_distance": hist.ref_distance[-1],
+    if cfg.pairs_from == "samples":
+        path, hist, n_pairs = dpo_finetune_chunks(cfg.policy, _sampled_chunks(cfg, pool, rng, env_cfg), pool, dpo_cfg, out / "aligned.ckpt", progress=cfg.progress)
+    else:
+        pairs = _segment_pairs(cfg, pool, rng)
+        path, hist = dpo_finetune(cfg.policy, pairs, pool, dpo_cfg, out / "aligned.ckpt", progress=cfg.progress)
+        n_pairs = len(pairs)
+    return {"aligned_checkpoint": str(path), "pairs": n_pairs, "implicit_accuracy": hist.implicit_accuracy[-1], "ref_distance": hist.ref_distance[-1],
             "final_loss": hist.loss[-1]}
+
+
+def _sampled_chunks(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator, env_cfg: dict[str, Any] | None):
+    """The chunk source of ``pairs_from=samples``: same-state chunk pairs simulated in the eval env."""
+    from robopref.align.sampled_pairs import sample_state_pairs
+    from robopref.rewards.loading import load_reward
+    from robopref.rewards.model import TrajectoryRewardModel
+    from robopref.rollout.factory import make_env
+
+    datasets = _reward_datasets(cfg)
+    reward = load_reward(cfg.reward_checkpoint)
+    if not isinstance(reward, TrajectoryRewardModel):
+        raise ValueError(f"reward_checkpoint={cfg.reward_checkpoint}: pairs_from=samples scores simulated steps with a trajectory reward (bt, rrl)")
+    if not env_cfg:
+        raise ValueError("pairs_from=samples simulates chunks: pass env=<group> or train the policy on a dataset that records its env")
+    samples = SampledPairsConfig(**OmegaConf.to_container(cfg.samples, resolve=True))
+
+    def chunks(model, reader):
+        env = make_env(env_cfg)
+        env.reset(seed=cfg.seed)  # the simulator must be initialised before set_state
+        try:
+            return sample_state_pairs(model, reward, env, pool, datasets, reader, samples, rng, cfg.kappa, progress=cfg.progress)
+        finally:
+            env.close()
+
+    return chunks
 
 
 def _evaluate(cfg: DictConfig, env_cfg: dict[str, Any], checkpoint: str, out: Path, tag: str) -> dict[str, Any]:
@@ -140,7 +185,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     env_cfg = policy_env_cfg(cfg.policy, cfg.env)
     summary: dict[str, Any] = {"method": cfg.method, "policy": cfg.policy}
     if cfg.method == "dpo":
-        summary.update(_dpo(cfg, out, rng))
+        summary.update(_dpo(cfg, out, rng, env_cfg))
         if cfg.eval_episodes and env_cfg:
             summary["before"] = _evaluate(cfg, env_cfg, cfg.policy, out, "before")
             summary["after"] = _evaluate(cfg, env_cfg, summary["aligned_checkpoint"], out, "after")

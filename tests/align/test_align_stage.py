@@ -29,6 +29,11 @@ def test_align_dpo_and_best_of_n(line_dataset, tmp_path):
     out = robopref("reward", LINE[0], f"store={store}", "reward.epochs=5", "reward.hidden=[16]", "eval_length=8", "progress=false",
                    f"hydra.run.dir={tmp_path / 'reward'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
+    out = robopref("align", *common, "method=dpo", "pairs_from=samples", f"reward_checkpoint={tmp_path / 'reward' / 'reward.pt'}", f"dataset={line_dataset}",
+                   "samples.states=6", "samples.candidates=3", "samples.lookahead=2", "dpo.epochs=1", f"hydra.run.dir={tmp_path / 'sampled'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    sampled = json.loads((tmp_path / "sampled" / "summary.json").read_text())
+    assert 1 <= sampled["pairs"] <= 6 and sampled["after"]["n_episodes"] == 2  # same-state pairs, fine-tuned, evaluated
     out = robopref("align", *common, "method=best_of_n", f"reward_checkpoint={tmp_path / 'reward' / 'reward.pt'}", "n=4", f"hydra.run.dir={tmp_path / 'bon'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     bon = json.loads((tmp_path / "bon" / "summary.json").read_text())

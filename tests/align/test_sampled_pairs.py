@@ -1,0 +1,56 @@
+"""Same-state chunk pairs: both chunks start from one recorded state, and the reward over
+the simulated continuation picks the winner."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from robopref.align.chunks import ChunkReader
+from robopref.align.sampled_pairs import SampledPairsConfig, sample_state_pairs
+from robopref.data.pool import DatasetPool
+from robopref.policies.dataset import WindowSpec
+from robopref.rewards.features import FeatureSpec
+from tests.align.test_dpo import make_policy
+from tests.fakes import LineEnv
+
+
+class RightwardReward:
+    """r(s, a) = a: prefers chunks that move right (features are state x, t, then the action)."""
+
+    spec = FeatureSpec(obs_keys=["state"], use_actions=True, mean=np.zeros(3), std=np.ones(3))
+
+    def reward(self, x: np.ndarray, kappa: float | None = None) -> np.ndarray:
+        return np.asarray(x)[..., -1]
+
+
+def _pairs(line_dataset, cfg: SampledPairsConfig):
+    policy = make_policy(seed=3)  # untrained: its chunks vary widely, so the ranking has something to choose
+    pool = DatasetPool()
+    reader = ChunkReader(pool, WindowSpec(policy.cfg.horizon, policy.cfg.n_obs_steps, policy.cfg.n_action_steps), ["state"])
+    env = LineEnv(image_size=0)
+    env.reset(seed=0)
+    return policy, sample_state_pairs(policy, RightwardReward(), env, pool, [str(line_dataset)], reader, cfg, np.random.default_rng(0), progress=False)
+
+
+def test_pairs_share_the_state_and_the_winner_scores_higher(line_dataset):
+    policy, pairs = _pairs(line_dataset, SampledPairsConfig(states=12, candidates=4, lookahead=0, drop_quantile=0.0))
+    assert pairs.n_pairs == 12 and len(pairs) == 12
+    assert torch.equal(pairs.obs_w["state"], pairs.obs_l["state"])  # one state per pair
+    assert pairs.obs_w["state"].shape == (12, policy.cfg.n_obs_steps, 2)
+    start, n = policy.cfg.n_obs_steps - 1, policy.cfg.n_action_steps
+    # lookahead 0: the score is the sum of the executed actions, clipped as LineEnv clips them
+    executed_w = pairs.act_w[:, start : start + n, 0].clamp(-1, 1).sum(1)
+    executed_l = pairs.act_l[:, start : start + n, 0].clamp(-1, 1).sum(1)
+    assert bool((executed_w > executed_l).all())
+
+
+def test_drop_quantile_keeps_the_clearest_pairs(line_dataset):
+    _, kept = _pairs(line_dataset, SampledPairsConfig(states=12, candidates=4, lookahead=3, drop_quantile=0.5))
+    assert kept.n_pairs == 6  # strictly above the median gap of 12 distinct gaps
+
+
+def test_bad_sampling_settings_are_refused(line_dataset):
+    with pytest.raises(ValueError, match="candidates >= 2"):
+        _pairs(line_dataset, SampledPairsConfig(states=4, candidates=1))
