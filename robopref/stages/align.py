@@ -16,7 +16,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -115,7 +115,7 @@ def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator, env_cfg: dict[str
             "final_loss": hist.loss[-1]}
 
 
-def _sampled_chunks(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator, env_cfg: dict[str, Any] | None):
+def _sampled_chunks(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator, env_cfg: dict[str, Any] | None) -> Callable[[Any, Any], Any]:
     """The chunk source of ``pairs_from=samples``: same-state chunk pairs simulated in the eval env."""
     from robopref.align.sampled_pairs import sample_state_pairs
     from robopref.rewards.loading import load_reward
@@ -130,7 +130,7 @@ def _sampled_chunks(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator
         raise ValueError("pairs_from=samples simulates chunks: pass env=<group> or train the policy on a dataset that records its env")
     samples = SampledPairsConfig(**OmegaConf.to_container(cfg.samples, resolve=True))
 
-    def chunks(model, reader):
+    def chunks(model: Any, reader: Any) -> Any:  # (DiffusionPolicy, ChunkReader) -> ChunkPairs
         env = make_env(env_cfg)
         env.reset(seed=cfg.seed)  # the simulator must be initialised before set_state
         try:
