@@ -72,10 +72,12 @@ def test_resume_from_a_directory_without_state_names_it(tmp_path):
 
 
 def test_two_rounds_align_the_aligned_policy_again(tmp_path):
+    # also the same-state chunk pairs (align pairs_from=samples) from the pipeline
     run = tmp_path / "pipe"
     out = robopref("pipeline", "experiment=quickstart", *TINY, "experiment.rounds=2", "experiment.transfer.enabled=false", "~experiment.rewards.rapl",
-                   "~experiment.rewards.rrl_transfer", "experiment.rollout_repeats=2", 'experiment.align.args=["pairs=4","segment_length=0","same_start=true",'
-                   '"dpo.epochs=1","eval_workers=1"]', f"hydra.run.dir={run}", cwd=tmp_path)
+                   "~experiment.rewards.rrl_transfer", "experiment.rollout_repeats=2", "experiment.align.pairs_from=samples",
+                   'experiment.align.args=["samples.states=4","samples.candidates=2","samples.lookahead=1","dpo.epochs=1","eval_workers=1"]',
+                   f"hydra.run.dir={run}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     state = json.loads((run / "pipeline.json").read_text())
     assert [s for s in state["order"] if s.startswith("round_2/")] == ["round_2/rollouts", "round_2/label", "round_2/reward_rrl", "round_2/align"]
@@ -83,4 +85,4 @@ def test_two_rounds_align_the_aligned_policy_again(tmp_path):
     assert second["policy"] == first["aligned_checkpoint"]  # round 2 starts from round 1's aligned policy
     assert state["steps"]["round_2/reward_rrl"]["outputs"]["comparisons"] > state["steps"]["round_1/reward_rrl"]["outputs"]["comparisons"]
     report = (run / "report.md").read_text()
-    assert "| round 1: DPO on rrl-ranked rollouts |" in report and "| round 2: DPO on rrl-ranked rollouts |" in report
+    assert "| round 1: DPO on same-state chunks ranked by rrl |" in report and "| round 2: DPO on same-state chunks ranked by rrl |" in report
