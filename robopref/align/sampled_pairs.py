@@ -62,10 +62,8 @@ def start_points(pool: DatasetPool, datasets: Sequence[str], stride: int) -> lis
 def reward_features(reward: TrajectoryRewardModel, observations: list[Mapping[str, np.ndarray]], actions: np.ndarray) -> np.ndarray:
     """The reward's normalised per-step features (T, D) from observation dicts and actions."""
     spec = reward.spec
-    parts = [np.stack([np.asarray(o[k], dtype=np.float32).reshape(-1) for o in observations]) for k in spec.obs_keys]
-    if spec.use_actions:
-        parts.append(np.asarray(actions, dtype=np.float32).reshape(len(observations), -1))
-    return spec.transform(np.concatenate(parts, axis=-1))
+    arrays = {f"obs/{k}": np.stack([np.asarray(o[k]) for o in observations]) for k in spec.obs_keys}
+    return spec.transform(spec.raw({**arrays, "actions": np.asarray(actions)}))
 
 
 def continuation_score(env: Any, rollout: DiffusionRolloutPolicy, reward: TrajectoryRewardModel, state: np.ndarray, history: list[dict[str, np.ndarray]],

@@ -131,7 +131,7 @@ def create_app(
                 try:
                     clips.append(catalog.clip_of(segment))
                 except NotShowable:
-                    pass  # a segment that cannot be shown is never handed to an annotator: nothing to prefetch
+                    continue  # a segment that cannot be shown is never handed to an annotator: nothing to prefetch
         videos.prefetch(clips)
 
     @app.get("/", include_in_schema=False)

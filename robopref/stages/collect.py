@@ -27,6 +27,7 @@ from robopref.data.layout import is_image_key
 from robopref.data.video import write_video
 from robopref.data.writer import DatasetWriter
 from robopref.eval.policies import PolicySpec, build_policy
+from robopref.eval.runner import episode_seed
 from robopref.rollout.factory import env_args_of, make_env
 from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
 from robopref.rollout.record import record_episode
@@ -66,7 +67,7 @@ def episode_seeds(seed: int, index: int, repeats: int = 1) -> tuple[int, int | N
     r·k … r·k + r − 1 share the initial state k and differ in the policy's sampling."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    env_seed = seed * 100_003 + index // repeats
+    env_seed = episode_seed(seed, index // repeats)
     return (env_seed, None) if repeats == 1 else (env_seed, env_seed * 1_000 + index % repeats)
 
 
