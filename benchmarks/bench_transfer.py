@@ -36,6 +36,7 @@ from robopref.rewards import Comparison, RewardConfig, fit_trajectory_reward
 from robopref.teachers import segment_returns
 from robopref.transfer.labels import SourceLabels, all_pairs, transfer_labels
 from robopref.transfer.evaluation import transfer_accuracy
+from robopref.transfer.features import DEFAULT_FEATURES
 from robopref.transfer.pipeline import FewShot, TransferSettings, random_pairs, read_sequences, transfer
 
 MW_PAIRS = ["metaworld:window-open-v3>window-close-v3", "metaworld:drawer-open-v3>drawer-close-v3",
@@ -52,7 +53,7 @@ def dataset(kind: str, name: str, episodes: int) -> str:
                          "quality=mixed", "env.image_size=0"))
 
 
-def load_pair(spec: str, episodes: int, features: str = "state_action"):
+def load_pair(spec: str, episodes: int, features: str = DEFAULT_FEATURES):
     kind, names = spec.split(":", 1)
     src, tgt = names.split(">")
     out = []
@@ -70,6 +71,17 @@ def oracle_labels(returns: np.ndarray, n_labels: int, rng: np.random.Generator) 
     return SourceLabels(i, k, z)
 
 
+def settings(args, method: str, seed: int) -> TransferSettings:
+    """The transfer settings of one run: ``method`` with the command line's distance, time axis and solver knobs."""
+    return TransferSettings(method=method, seed=seed, restarts=args.restarts, distance=args.distance, length=args.length,
+                            time=args.time, epsilon=args.epsilon)
+
+
+def recipe(args) -> dict:
+    """The trajectory recipe of a result line."""
+    return {"features": args.features, "distance": args.distance, "length": args.length, "time": args.time, "epsilon": args.epsilon}
+
+
 def labelled_pairs(args):
     """For every pair and seed: (spec, seed, source sequences, oracle source labels, target
     sequences, target returns, every target pair)."""
@@ -84,9 +96,9 @@ def bench_accuracy(args) -> None:
     for spec, seed, xs, labels, ys, ry, (j, l) in labelled_pairs(args):
         for method in args.methods:
             t = time.perf_counter()
-            result, plan = transfer(TransferSettings(method=method, seed=seed, restarts=args.restarts), xs, labels, ys, j, l)
+            result, plan = transfer(settings(args, method, seed), xs, labels, ys, j, l)
             acc = transfer_accuracy(result, ry)
-            print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, "features": args.features,
+            print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, **recipe(args),
                               "source_labels": len(labels), "seconds": time.perf_counter() - t,
                               "gw_loss": None if plan is None else plan.loss, **acc}), flush=True)
 
@@ -98,8 +110,8 @@ def bench_fewshot(args) -> None:
             for k in args.fewshot:
                 fj, fl = random_pairs(len(ys), k, np.random.default_rng(1000 + seed))
                 fewshot = FewShot(fj, fl, np.where(ry[fj] == ry[fl], 0.5, (ry[fj] > ry[fl]).astype(float))) if k else None
-                result, _ = transfer(TransferSettings(method=method, seed=seed, restarts=args.restarts), xs, labels, ys, j, l, fewshot)
-                print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, "features": args.features,
+                result, _ = transfer(settings(args, method, seed), xs, labels, ys, j, l, fewshot)
+                print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, **recipe(args),
                                   "fewshot": k, "restarts": args.restarts, **transfer_accuracy(result, ry)}), flush=True)
 
 
@@ -123,7 +135,7 @@ def bench_end2end(args) -> None:
             labels = oracle_labels(rx, args.source_labels, rng)
             j, l = random_pairs(n_train, args.target_labels, rng)
             method = args.methods[0]
-            result, _ = transfer(TransferSettings(method=method, seed=seed, restarts=args.restarts), xs, labels, ys[:n_train], j, l)
+            result, _ = transfer(settings(args, method, seed), xs, labels, ys[:n_train], j, l)
             keep = result.keep(0.0)
             transferred = [Comparison(refs[a], refs[b], float(v), float(c)) for a, b, v, c, k in
                            zip(j, l, result.value, result.confidence, keep) if k]
@@ -136,7 +148,7 @@ def bench_end2end(args) -> None:
                     t = time.perf_counter()
                     model, _ = fit_trajectory_reward(comps, pool, cfg, progress=False)
                     res = heldout_metrics(model, pool, refs[n_train:], ry[n_train:])
-                    print(json.dumps({"bench": "transfer_end2end", "pair": spec, "seed": seed, "method": method, "features": args.features, "labels": labels_name,
+                    print(json.dumps({"bench": "transfer_end2end", "pair": spec, "seed": seed, "method": method, **recipe(args), "labels": labels_name,
                                       "reward": kind, "comparisons": len(comps), "transfer_accuracy": acc["accuracy"],
                                       "train_s": time.perf_counter() - t, **res}), flush=True)
 
@@ -201,7 +213,11 @@ def main() -> None:
     ap.add_argument("--target-labels", type=int, default=500, help="end2end: labelled target pairs for training")
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--restarts", type=int, default=0)
-    ap.add_argument("--features", default="state_action", choices=["state_action", "actions", "states"])
+    ap.add_argument("--features", default=DEFAULT_FEATURES, help="feature blocks joined by '+' (states, actions, action_deltas) or state_action")
+    ap.add_argument("--distance", default="euclidean", choices=["euclidean", "dtw", "embedding"])
+    ap.add_argument("--length", type=int, default=50, help="steps every trajectory is resampled to")
+    ap.add_argument("--time", default="absolute", choices=["absolute", "normalised"], help="absolute: pad to the task's longest episode at rest")
+    ap.add_argument("--epsilon", type=float, default=5e-3, help="entropic GW regularisation")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--sizes", nargs="+", type=int, default=[2000, 10000])
     ap.add_argument("--fewshot", nargs="+", type=int, default=[0, 10, 20, 50], help="fewshot: real target labels")

@@ -27,42 +27,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from robopref.transfer.alignment import aligned_sequences
+from robopref.transfer.features import Trajectories
+
 DISTANCES = ("euclidean", "dtw", "embedding")
 
 Encoder = Callable[[np.ndarray], np.ndarray]
-
-
-def normalise_task(sequences: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Z-score every feature over all steps of all ``sequences`` of one task.
-
-    Constant features get std 1 (they stay at 0), so they add nothing to distances.
-    """
-    if not sequences:
-        raise ValueError("no trajectories: a task needs at least one state-action sequence")
-    dims = {np.asarray(s).shape[1] for s in sequences}
-    if len(dims) != 1:
-        raise ValueError(f"trajectories of one task must share their feature dimension, got {sorted(dims)}")
-    steps = np.concatenate([np.asarray(s, dtype=np.float64) for s in sequences])
-    mean, std = steps.mean(0), steps.std(0)
-    std[std < 1e-8] = 1.0
-    return [(np.asarray(s, dtype=np.float64) - mean) / std for s in sequences]
-
-
-def resample(sequence: np.ndarray, length: int) -> np.ndarray:
-    """Linear interpolation of a (T, D) sequence to (length, D) over normalised time [0, 1]."""
-    seq = np.asarray(sequence, dtype=np.float64)
-    if len(seq) == 0:
-        raise ValueError("cannot resample an empty trajectory")
-    if len(seq) == 1:
-        return np.repeat(seq, length, axis=0)
-    src = np.linspace(0.0, 1.0, len(seq))
-    dst = np.linspace(0.0, 1.0, length)
-    return np.stack([np.interp(dst, src, seq[:, d]) for d in range(seq.shape[1])], axis=1)
-
-
-def aligned_sequences(sequences: Sequence[np.ndarray], length: int = 50) -> np.ndarray:
-    """Normalise one task's sequences and resample each to ``length`` steps: (N, length, D)."""
-    return np.stack([resample(s, length) for s in normalise_task(sequences)])
 
 
 def scale_unit(matrix: np.ndarray) -> np.ndarray:
@@ -166,16 +136,18 @@ def embed(aligned: np.ndarray, encoder: Encoder | None = None, dim: int = 32) ->
 
 
 def distance_matrix(
-    sequences: Sequence[np.ndarray],
+    sequences: Trajectories,
     distance: str = "euclidean",
     length: int = 50,
     encoder: Encoder | None = None,
     embed_dim: int = 32,
+    time: str = "absolute",
 ) -> np.ndarray:
-    """Intra-task distance matrix of one task's raw state–action sequences, scaled to [0, 1]."""
+    """Intra-task distance matrix of one task's raw sequences (feature blocks or a list of
+    (T_i, D) arrays), aligned on ``time`` (see :mod:`robopref.transfer.alignment`), scaled to [0, 1]."""
     if distance not in DISTANCES:
         raise ValueError(f"distance={distance!r}: expected one of {', '.join(DISTANCES)}")
-    aligned = aligned_sequences(sequences, length)
+    aligned = aligned_sequences(sequences, length, time)
     if distance == "dtw":
         return scale_unit(dtw_matrix(aligned))
     if distance == "euclidean":

@@ -5,10 +5,10 @@
     both                         ──► plan (GW) or nearest-pair baseline ──► ẑ_jl, confidence
                                  ──► preference store (source "transferred")
 
-Trajectories are (state, action) sequences read with :class:`FeatureSpec` (all low-dim
-observation keys and the action unless told otherwise; ``features=actions`` keeps the
-action sequence alone, which on tasks whose states vary mostly with the random initial
-layout carries the quality signal better); each task is normalised on its own data (:mod:`robopref.transfer.distances`), so the tasks' spaces may differ.
+Trajectories are feature blocks read with :class:`FeatureSpec` (:mod:`robopref.transfer.features`:
+by default states, actions and action deltas, equally weighted); each task is aligned
+and normalised on its own data (:mod:`robopref.transfer.alignment`), so the tasks'
+spaces may differ.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from robopref.prefs import PreferenceStore
 from robopref.rewards.features import FeatureSpec
 from robopref.rewards.preferences import Comparison, comparisons_from_store
 from robopref.transfer.baselines import BASELINES, nearest_pair_labels
-from robopref.transfer.distances import aligned_sequences, distance_matrix, embed
+from robopref.transfer.alignment import aligned_sequences, check_time
+from robopref.transfer.distances import distance_matrix, embed
+from robopref.transfer.features import DEFAULT_FEATURES, TaskSequences, Trajectories, action_deltas, parse_features
 from robopref.transfer.labels import SourceLabels, TransferredLabels, transfer_labels
 from robopref.transfer.fewshot import pick_by_agreement
 from robopref.transfer.plans import Plan, check_marginal, gw_entropic, gw_exact_candidates, gw_quantized
@@ -47,6 +49,7 @@ class TransferSettings:
     method: str = "gw"
     distance: str = "euclidean"  # euclidean | dtw | embedding (gw_quantized uses euclidean or embedding vectors)
     length: int = 50  # steps every trajectory is resampled to
+    time: str = "absolute"  # absolute (pad to the task's longest episode, at rest) | normalised (stretch each over [0, 1])
     exact_max: int = 1500
     epsilon: float = 5e-3  # entropic GW
     restarts: int = 0  # extra random starts of exact GW (lowest loss kept)
@@ -60,6 +63,7 @@ class TransferSettings:
             raise ValueError(f"method={self.method!r}: expected one of {', '.join(METHODS)}")
         if self.source_marginal not in ("uniform", "labels"):
             raise ValueError(f"source_marginal={self.source_marginal!r}: expected 'uniform' or 'labels'")
+        check_time(self.time)
         if self.length < 2:
             raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps")
 
@@ -70,22 +74,27 @@ class TransferSettings:
         return "gw_exact" if max(m, n) <= self.exact_max else "gw_quantized"
 
 
-FEATURES = ("state_action", "actions", "states")
-
-
-def read_sequences(pool: DatasetPool, refs: Sequence[SegmentRef], obs_keys: Sequence[str] | None = None, features: str = "state_action") -> list[np.ndarray]:
-    """Raw (unnormalised) features of each segment, (T_i, D): the low-dim observations
-    (``obs_keys``, default all) and the action (``state_action``), the action alone
-    (``actions``) or the observations alone (``states``)."""
-    if features not in FEATURES:
-        raise ValueError(f"features={features!r}: expected one of {', '.join(FEATURES)}")
+def read_sequences(
+    pool: DatasetPool, refs: Sequence[SegmentRef], obs_keys: Sequence[str] | None = None, features: str = DEFAULT_FEATURES,
+) -> TaskSequences:
+    """Raw (unnormalised) feature blocks of each segment (see :mod:`robopref.transfer.features`):
+    ``states`` are the low-dim observations (``obs_keys``, default all), ``actions`` the
+    action, ``action_deltas`` its step-to-step change, ``state_action`` both as one block."""
+    names = parse_features(features)
     if not refs:
         raise ValueError("no trajectories to read")
-    if features == "actions":
-        spec = FeatureSpec(obs_keys=[], use_actions=True)
-    else:
-        spec = FeatureSpec.default_for(pool.get(refs[0].dataset), obs_keys, use_actions=features == "state_action")
-    return [spec.raw(pool.get(r.dataset).window(r, keys=spec.keys)) for r in refs]
+    ds = pool.get(refs[0].dataset)
+    specs: dict[str, FeatureSpec] = {}
+    if "state_action" in names:
+        specs["state_action"] = FeatureSpec.default_for(ds, obs_keys, use_actions=True)
+    if "states" in names:
+        specs["states"] = FeatureSpec.default_for(ds, obs_keys, use_actions=False)
+    if "actions" in names or "action_deltas" in names:
+        specs["actions"] = FeatureSpec(obs_keys=[], use_actions=True)
+    read = {name: [spec.raw(pool.get(r.dataset).window(r, keys=spec.keys)) for r in refs] for name, spec in specs.items()}
+    if "action_deltas" in names:
+        read["action_deltas"] = action_deltas(read["actions"])
+    return TaskSequences({name: read[name] for name in names})
 
 
 def same_path(a: str, b: str) -> bool:
@@ -128,20 +137,20 @@ def _marginal(settings: TransferSettings, labels: SourceLabels, m: int) -> np.nd
     return check_marginal(1.0 + counts, m, "source")
 
 
-def candidate_plans(settings: TransferSettings, method: str, xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], p: np.ndarray) -> list[Plan]:
+def candidate_plans(settings: TransferSettings, method: str, xs: Trajectories, ys: Trajectories, p: np.ndarray) -> list[Plan]:
     """GW plans of ``method`` between source sequences ``xs`` and target sequences ``ys``:
     one per start (``settings.restarts`` extra starts; entropic GW has one)."""
     if method == "gw_quantized":
         if settings.distance == "dtw":
             raise ValueError("gw_quantized needs vector distances: use distance=euclidean or embedding (DTW is O(N²) pairs)")
-        ax, ay = aligned_sequences(xs, settings.length), aligned_sequences(ys, settings.length)
+        ax, ay = aligned_sequences(xs, settings.length, settings.time), aligned_sequences(ys, settings.length, settings.time)
         vx, vy = ax.reshape(len(ax), -1), ay.reshape(len(ay), -1)
         if settings.distance == "embedding":
             vx, vy = embed(ax, dim=settings.embed_dim), embed(ay, dim=settings.embed_dim)
         return [gw_quantized(vx, vy, p, None, settings.clusters, settings.embed_dim, seed=settings.seed + 7 * r)
                 for r in range(settings.restarts + 1)]
-    cx = distance_matrix(xs, settings.distance, settings.length, embed_dim=settings.embed_dim)
-    cy = distance_matrix(ys, settings.distance, settings.length, embed_dim=settings.embed_dim)
+    cx = distance_matrix(xs, settings.distance, settings.length, embed_dim=settings.embed_dim, time=settings.time)
+    cy = distance_matrix(ys, settings.distance, settings.length, embed_dim=settings.embed_dim, time=settings.time)
     if method == "gw_entropic":
         return [gw_entropic(cx, cy, p, None, settings.epsilon)]
     return gw_exact_candidates(cx, cy, p, None, settings.restarts, settings.seed)
@@ -157,7 +166,7 @@ class FewShot:
 
 
 def transfer(
-    settings: TransferSettings, xs: Sequence[np.ndarray], labels: SourceLabels, ys: Sequence[np.ndarray],
+    settings: TransferSettings, xs: Trajectories, labels: SourceLabels, ys: Trajectories,
     first: np.ndarray, second: np.ndarray, fewshot: FewShot | None = None,
 ) -> tuple[TransferredLabels, Plan | None]:
     """Transferred labels for target pairs (first[t], second[t]) and the plan (None for baselines).
@@ -167,7 +176,7 @@ def transfer(
     """
     method = settings.resolve(len(xs), len(ys))
     if method in BASELINES:
-        ax, ay = aligned_sequences(xs, settings.length), aligned_sequences(ys, settings.length)
+        ax, ay = aligned_sequences(xs, settings.length, settings.time), aligned_sequences(ys, settings.length, settings.time)
         return nearest_pair_labels(ax, ay, labels, first, second, method), None
     plans = candidate_plans(settings, method, xs, ys, _marginal(settings, labels, len(xs)))
     losses = [np.inf if p.loss is None else p.loss for p in plans]

@@ -106,3 +106,23 @@ def test_bad_inputs_fail_clearly(push2d, tmp_path):
     xs = read_sequences(pool, refs, features="actions")
     with pytest.raises(ValueError, match="gw_quantized needs vector distances"):
         transfer(TransferSettings(method="gw_quantized", distance="dtw"), xs, labels, xs, np.array([0]), np.array([1]))
+
+
+def test_default_features_read_blocks_and_transfer_beats_chance(push2d):
+    """The default recipe (states, actions and action deltas as equal blocks, absolute
+    time) reads the blocks of each embodiment and transfers well above chance."""
+    root, source, source_store, target = push2d
+    pool = DatasetPool()
+    with PreferenceStore(source_store, readonly=True) as store:
+        refs, labels = load_source(store, source)
+    xs = read_sequences(pool, refs)
+    assert list(xs.blocks) == ["states", "actions", "action_deltas"]
+    assert xs.blocks["actions"][0].shape[1] == 2 and np.allclose(xs.blocks["action_deltas"][0][0], 0.0)
+    target_refs = whole_episodes(pool.get(target))
+    ys = read_sequences(pool, target_refs)
+    assert ys.blocks["actions"][0].shape[1] == 3  # the stick turns: a 3-D action
+    j, l = all_pairs(len(target_refs))
+    result, _ = transfer(TransferSettings(method="gw_entropic"), xs, labels, ys, j, l)
+    truth = segment_returns(pool, target_refs, "pref_score")
+    decided = truth[j] != truth[l]
+    assert np.mean(((result.value > 0.5) == (truth[j] > truth[l]))[decided]) > 0.6
