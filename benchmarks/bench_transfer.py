@@ -1,6 +1,6 @@
 """Cross-task preference transfer (PEARL's CPA): accuracy, end to end reward, speed.
 
-    python benchmarks/bench_transfer.py accuracy [--pairs push2d:gripper>short_stick ...]
+    python benchmarks/bench_transfer.py accuracy [--pairs push2d:gripper>short_stick ...] [--features ...] [--target-seed 1]
     python benchmarks/bench_transfer.py fewshot  [--pairs ...] --methods gw_exact --restarts 10
     python benchmarks/bench_transfer.py end2end  [--pairs ...]
     python benchmarks/bench_transfer.py speed    [--sizes 2000 10000]
@@ -45,20 +45,26 @@ PUSH_PAIRS = ["push2d:gripper>short_stick", "push2d:short_stick>medium_stick"]
 METHODS = ["gw_exact", "gw_entropic", "gw_quantized", "nearest_distance", "nearest_cosine"]
 
 
-def dataset(kind: str, name: str, episodes: int) -> str:
-    """Cached dataset of ``episodes`` mixed-quality episodes (push2d embodiment or Meta-World task)."""
+def dataset(kind: str, name: str, episodes: int, seed: int = 0) -> str:
+    """Cached dataset of ``episodes`` mixed-quality episodes (push2d embodiment or Meta-World
+    task) collected with ``seed`` (0: the original cache names)."""
+    tag = f"_seed{seed}" if seed else ""
+    extra = [f"seed={seed}"] if seed else []
     if kind == "metaworld":
-        return str(collected(f"mw_{name}_{episodes}", "env=metaworld", f"env.task={name}", f"episodes={episodes}", "quality=mixed"))
-    return str(collected(f"push2d_avoid_{name}_mixed_{episodes}", "env=push2d_avoid", f"env.embodiment={name}", f"episodes={episodes}",
-                         "quality=mixed", "env.image_size=0"))
+        return str(collected(f"mw_{name}_{episodes}{tag}", "env=metaworld", f"env.task={name}", f"episodes={episodes}", "quality=mixed", *extra))
+    return str(collected(f"push2d_avoid_{name}_mixed_{episodes}{tag}", "env=push2d_avoid", f"env.embodiment={name}", f"episodes={episodes}",
+                         "quality=mixed", "env.image_size=0", *extra))
 
 
-def load_pair(spec: str, episodes: int, features: str = DEFAULT_FEATURES):
+def load_pair(spec: str, episodes: int, features: str = DEFAULT_FEATURES, target_seed: int = 0):
+    """[(sequences, returns, refs, pool)] of the source (collected with seed 0) and the
+    target (collected with ``target_seed``). With one seed, episode i of both tasks
+    starts from the same initial layout with the same expert noise level."""
     kind, names = spec.split(":", 1)
     src, tgt = names.split(">")
     out = []
-    for name in (src, tgt):
-        path = dataset(kind, name, episodes)
+    for name, seed in ((src, 0), (tgt, target_seed)):
+        path = dataset(kind, name, episodes, seed)
         pool = DatasetPool([Dataset(path)])
         refs = whole_episodes(pool.get(path))
         out.append((read_sequences(pool, refs, features=features), segment_returns(pool, refs, "pref_score"), refs, pool))
@@ -79,14 +85,15 @@ def settings(args, method: str, seed: int) -> TransferSettings:
 
 def recipe(args) -> dict:
     """The trajectory recipe of a result line."""
-    return {"features": args.features, "distance": args.distance, "length": args.length, "time": args.time, "epsilon": args.epsilon}
+    return {"features": args.features, "distance": args.distance, "length": args.length, "time": args.time, "epsilon": args.epsilon,
+            "target_seed": args.target_seed}
 
 
 def labelled_pairs(args):
     """For every pair and seed: (spec, seed, source sequences, oracle source labels, target
     sequences, target returns, every target pair)."""
     for spec in args.pairs:
-        (xs, rx, _, _), (ys, ry, _, _) = load_pair(spec, args.episodes, args.features)
+        (xs, rx, _, _), (ys, ry, _, _) = load_pair(spec, args.episodes, args.features, args.target_seed)
         for seed in range(args.seeds):
             labels = oracle_labels(rx, args.source_labels, np.random.default_rng(seed))
             yield spec, seed, xs, labels, ys, ry, all_pairs(len(ys))
@@ -128,7 +135,7 @@ def heldout_metrics(model, pool: DatasetPool, refs, truth: np.ndarray) -> dict[s
 def bench_end2end(args) -> None:
     """RRL on transferred labels vs BT/RRL on as many oracle target labels, and BT on transferred."""
     for spec in args.pairs:
-        (xs, rx, _, _), (ys, ry, refs, pool) = load_pair(spec, args.episodes, args.features)
+        (xs, rx, _, _), (ys, ry, refs, pool) = load_pair(spec, args.episodes, args.features, args.target_seed)
         n_train = int(0.75 * len(ys))
         for seed in range(args.seeds):
             rng = np.random.default_rng(seed)
@@ -219,6 +226,8 @@ def main() -> None:
     ap.add_argument("--time", default="absolute", choices=["absolute", "normalised"], help="absolute: pad to the task's longest episode at rest")
     ap.add_argument("--epsilon", type=float, default=5e-3, help="entropic GW regularisation")
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--target-seed", type=int, default=0,
+                    help="collection seed of the target data (0: the source's, so episode i shares its initial layout and noise level; 1: unpaired)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[2000, 10000])
     ap.add_argument("--fewshot", nargs="+", type=int, default=[0, 10, 20, 50], help="fewshot: real target labels")
     ap.add_argument("--exact-up-to", type=int, default=2000)
