@@ -86,3 +86,17 @@ def test_two_rounds_align_the_aligned_policy_again(tmp_path):
     assert state["steps"]["round_2/reward_rrl"]["outputs"]["comparisons"] > state["steps"]["round_1/reward_rrl"]["outputs"]["comparisons"]
     report = (run / "report.md").read_text()
     assert "| round 1: DPO on same-state chunks ranked by rrl |" in report and "| round 2: DPO on same-state chunks ranked by rrl |" in report
+
+
+def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
+    run = tmp_path / "pipe"
+    out = robopref("pipeline", "experiment=group", *TINY, "experiment.transfer.enabled=false", "~experiment.rewards.rapl", "~experiment.rewards.rrl_transfer",
+                   f"hydra.run.dir={run}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    from robopref.data import Dataset
+
+    env = Dataset(run / "round_1" / "rollouts.hdf5").env_args["robopref_env"]
+    assert (env["name"], env["task"], env["embodiment"], env["num_blocks"]) == ("push2d_group", "group", "short_stick", 2)
+    align = json.loads((run / "pipeline.json").read_text())["steps"]["round_1/align"]["outputs"]
+    assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
+    assert "keeping them together" in (run / "report.md").read_text()
