@@ -60,8 +60,9 @@ def test_transfer_stage_beats_chance_and_writes_labels(push2d):
     root, source, source_store, target = push2d
     store = root / "target.sqlite"
     gw = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
-                           f"store={store}", "pairs=0", "method=gw_entropic", "features=actions", cwd=root))
+                           f"store={store}", "pairs=0", "method=gw_entropic", cwd=root))
     assert gw["method"] == "gw_entropic" and gw["pairs"] == EPISODES * (EPISODES - 1) // 2
+    assert gw["features"] == "states+actions+action_deltas"  # the default recipe (conf/transfer.yaml)
     assert gw["transfer_accuracy_all_pairs"]["accuracy"] > 0.6  # chance is 0.5
     with PreferenceStore(store, readonly=True) as s:
         labels = s.labels(source="transferred")
