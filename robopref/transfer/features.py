@@ -50,7 +50,7 @@ class TaskSequences:
     """One task's trajectories as named feature blocks (see the module doc).
 
     Behaves like a sequence of trajectories for ``len`` and for subsets
-    (``task[:100]``, ``task[[3, 1, 2]]``); a plain list of (T_i, D) arrays is accepted
+    (``task[:100]``, ``task[[3, 1, 2]]``, a boolean mask); a plain list of (T_i, D) arrays is accepted
     wherever a ``TaskSequences`` is, as a single block.
     """
 
@@ -75,7 +75,11 @@ class TaskSequences:
     def __getitem__(self, index: slice | Sequence[int] | np.ndarray) -> "TaskSequences":
         if isinstance(index, (int, np.integer)):
             raise TypeError("TaskSequences[i] would mix blocks: index with a slice or a list of indices, or read .blocks[name][i]")
-        picked = range(len(self))[index] if isinstance(index, slice) else np.asarray(index, dtype=np.int64)
+        if isinstance(index, slice):
+            picked = range(len(self))[index]
+        else:
+            picked = np.asarray(index)
+            picked = np.flatnonzero(picked) if picked.dtype == bool else picked.astype(np.int64)
         return TaskSequences({name: [seqs[i] for i in picked] for name, seqs in self.blocks.items()})
 
 

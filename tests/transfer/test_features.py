@@ -30,6 +30,7 @@ def test_task_sequences_subsets_and_checks_blocks():
     task = TaskSequences({"states": [rng.standard_normal((t, 3)) for t in lengths], "actions": [rng.standard_normal((t, 2)) for t in lengths]})
     assert len(task) == 3 and len(task[:2]) == 2
     assert [len(s) for s in task[[2, 0]].blocks["actions"]] == [6, 5]
+    assert [len(s) for s in task[np.array([False, True, True])].blocks["states"]] == [7, 6]
     with pytest.raises(TypeError, match="mix blocks"):
         task[0]
     with pytest.raises(ValueError, match="one sequence per trajectory"):
