@@ -45,6 +45,10 @@ NOISE_VARIANTS = {  # RewardConfig overrides of the label-noise runs
     "bt_trust": {"trust": TrustFilterConfig(enabled=True, warmup=5)},  # + label-cleaning rounds (defaults)
     "bt_noise_lik": {"flip_prob": 0.2},  # noise-aware likelihood told the true ε = 0.2
     "rrl": {"kind": "rrl"},
+    # bt_trust plus averaging and shrinkage (2026-11-24, session 4): 5 members (the
+    # cleaning rounds' judges too) and L2 weight decay
+    "bt_trust_k5_wd1e-2": {"trust": TrustFilterConfig(enabled=True, warmup=5), "ensemble": 5, "weight_decay": 1e-2},
+    "bt_trust_k5_wd2e-2": {"trust": TrustFilterConfig(enabled=True, warmup=5), "ensemble": 5, "weight_decay": 2e-2},
 }
 
 
@@ -70,9 +74,10 @@ def heldout(pred_return: np.ndarray, truth: np.ndarray, rng: np.random.Generator
 
 
 def train_robopref(feats, i0, i1, y, seed: int, **over) -> tuple[np.ndarray, float]:
-    k = over.pop("ensemble", 1)
-    cfg = RewardConfig(kind=over.pop("kind", "bt"), ensemble=k, hidden=HIDDEN, lr=LR, epochs=EPOCHS,
-                       batch_size=BATCH, val_fraction=0.0, patience=EPOCHS + 1, bootstrap=False, seed=seed, **over)
+    """A robopref reward on the given pairs; ``over`` replaces any of the shared settings."""
+    base = dict(kind="bt", ensemble=1, hidden=HIDDEN, lr=LR, epochs=EPOCHS, batch_size=BATCH, val_fraction=0.0,
+                patience=EPOCHS + 1, bootstrap=False, seed=seed)
+    cfg = RewardConfig(**{**base, **over})
     spec = FeatureSpec(obs_keys=[], mean=np.zeros(feats.shape[-1]), std=np.ones(feats.shape[-1]))
     model = TrajectoryRewardModel(cfg, spec)
     t = time.perf_counter()
@@ -154,6 +159,7 @@ def main() -> None:
     ap.add_argument("--skip-noise", action="store_true")
     ap.add_argument("--skip-comparison", action="store_true", help="only the label-noise runs")
     ap.add_argument("--variants", nargs="+", default=list(NOISE_VARIANTS), choices=list(NOISE_VARIANTS), help="label-noise variants to run")
+    ap.add_argument("--eps", nargs="+", type=float, default=[0.0, 0.1, 0.2, 0.3], help="mistake-teacher flip probabilities of the label-noise runs")
     ap.add_argument("--ensemble", type=int, default=0, help="also train an ensemble of this many members (robopref default: 3)")
     args = ap.parse_args()
     torch.set_num_threads(1)  # both libraries train small MLPs; one thread is fastest and fair
@@ -185,7 +191,7 @@ def main() -> None:
         if args.skip_noise:
             continue
         variants = {k: v for k, v in NOISE_VARIANTS.items() if k in args.variants}
-        for eps in (0.0, 0.1, 0.2, 0.3):
+        for eps in args.eps:
             for name, over in variants.items():
                 for seed in range(args.seed_start, args.seed_start + args.seeds):
                     rng = np.random.default_rng(200 + seed)

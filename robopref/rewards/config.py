@@ -44,7 +44,7 @@ class RewardConfig:
     activation: str = "leaky_relu"
     output_tanh: bool = False  # squash per-step rewards to [-1, 1] (B-Pref style)
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # Adam's L2 penalty; 0.02 with 5 members made trust filtering more robust to label noise (docs/benchmarks.md)
     epochs: int = 100
     batch_size: int = 128
     val_fraction: float = 0.1
@@ -74,5 +74,7 @@ class RewardConfig:
             raise ValueError(f"label_smoothing={self.label_smoothing}: expected in [0, 1)")
         if not 0.0 <= self.flip_prob < 0.5:
             raise ValueError(f"flip_prob={self.flip_prob}: expected in [0, 0.5)")
+        if not self.weight_decay >= 0.0:
+            raise ValueError(f"weight_decay={self.weight_decay}: expected >= 0")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction}: expected in [0, 1)")

@@ -123,3 +123,18 @@ def test_config_errors():
         RewardConfig(flip_prob=0.5)
     with pytest.raises(ValueError, match="trust rounds=-1"):
         RewardConfig(trust=TrustFilterConfig(rounds=-1))
+
+
+def test_weight_decay_shrinks_the_reward_net_and_is_validated(tmp_path, line_dataset):
+    """The recipe key reaches the optimiser (smaller weights, same seed); a negative one is refused."""
+    from robopref.rewards.recipe import TrajectoryRewardRecipe
+
+    store, pool = make_store(tmp_path / "p.sqlite", line_dataset, 60)
+    norms = {}
+    for wd in (0.0, 0.05):
+        cfg = TrajectoryRewardRecipe(kind="bt", weight_decay=wd, **SMALL).config
+        model, _ = fit_from_store(store, pool, cfg, progress=False)
+        norms[wd] = float(sum(p.pow(2).sum() for p in model.net.parameters()))
+    assert norms[0.05] < 0.9 * norms[0.0], norms
+    with pytest.raises(ValueError, match=r"weight_decay=-0.1: expected >= 0"):
+        RewardConfig(weight_decay=-0.1)
