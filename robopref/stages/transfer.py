@@ -50,9 +50,10 @@ class TransferStageConfig(StageConfig):
     source_label_sources: list = field(default_factory=lambda: ["human", "scripted"])
     target: str = MISSING
     store: str = "prefs.sqlite"
-    method: str = "gw"  # gw (exact up to exact_max trajectories, quantized above) | gw_exact | gw_entropic | gw_quantized | nearest_distance | nearest_cosine
+    method: str = "gw"  # gw (entropic up to exact_max trajectories, exact with restarts > 0, quantized above) | gw_exact | gw_entropic | gw_quantized | nearest_distance | nearest_cosine
     distance: str = "euclidean"  # euclidean | dtw | embedding
     length: int = 50
+    time: str = "absolute"  # absolute (shorter episodes padded at rest to the longest: an early finish looks different) | normalised (each stretched over [0, 1])
     segment_length: Optional[int] = None  # target trajectories: whole episodes (null) or windows of this many steps
     pairs: int = 1000  # target pairs to label; 0 = every pair
     min_confidence: float = 0.0
@@ -64,7 +65,7 @@ class TransferStageConfig(StageConfig):
     source_marginal: str = "uniform"  # uniform | labels
     source_obs_keys: Optional[list] = None
     target_obs_keys: Optional[list] = None
-    features: str = "state_action"  # state_action | actions | states: what a trajectory's sequence holds
+    features: str = "states+actions+action_deltas"  # feature blocks joined by '+' (states | actions | action_deltas), equally weighted; or state_action (one block)
     fewshot_labels: int = 0
     fewshot_teacher: str = "oracle"
     target_weight: float = 5.0
@@ -91,7 +92,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Transfer labels to ``cfg.pairs`` target pairs, store them, report accuracy."""
     rng = seed_everything(cfg.seed)
     settings = TransferSettings(
-        method=cfg.method, distance=cfg.distance, length=cfg.length, exact_max=cfg.exact_max, epsilon=cfg.epsilon,
+        method=cfg.method, distance=cfg.distance, length=cfg.length, time=cfg.time, exact_max=cfg.exact_max, epsilon=cfg.epsilon,
         restarts=cfg.restarts, clusters=cfg.clusters, embed_dim=cfg.embed_dim, source_marginal=cfg.source_marginal, seed=cfg.seed,
     )
     if not 0.0 <= cfg.min_confidence <= 1.0:

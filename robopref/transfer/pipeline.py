@@ -41,9 +41,11 @@ METHODS = ("gw", "gw_exact", "gw_entropic", "gw_quantized", *BASELINES)
 class TransferSettings:
     """How to transfer: the method, the trajectory distance and the solver knobs.
 
-    ``method="gw"`` picks ``gw_exact`` while both tasks have at most ``exact_max``
-    trajectories and ``gw_quantized`` above (the intra-task matrices and the exact solver
-    grow as N² and N³).
+    ``method="gw"`` picks ``gw_entropic`` while both tasks have at most ``exact_max``
+    trajectories (it beat exact GW by 3–14 points on every benchmark pair,
+    docs/benchmarks-transfer.md) and ``gw_quantized`` above (the dense intra-task
+    matrices grow as N², the solvers' iterations as N³). With ``restarts > 0`` it picks
+    ``gw_exact`` instead, the dense solver that has restarts to choose among.
     """
 
     method: str = "gw"
@@ -52,7 +54,7 @@ class TransferSettings:
     time: str = "absolute"  # absolute (pad to the task's longest episode, at rest) | normalised (stretch each over [0, 1])
     exact_max: int = 1500
     epsilon: float = 5e-3  # entropic GW
-    restarts: int = 0  # extra random starts of exact GW (lowest loss kept)
+    restarts: int = 0  # extra random starts of exact or quantized GW (lowest loss kept, or the few-shot labels pick); entropic GW has none
     clusters: int | None = None  # gw_quantized parts per task (default ~2√N)
     embed_dim: int = 32  # PCA size for distance=embedding and gw_quantized
     source_marginal: str = "uniform"  # uniform | labels (mass ∝ 1 + number of labels a trajectory is in)
@@ -64,6 +66,10 @@ class TransferSettings:
         if self.source_marginal not in ("uniform", "labels"):
             raise ValueError(f"source_marginal={self.source_marginal!r}: expected 'uniform' or 'labels'")
         check_time(self.time)
+        if self.restarts < 0:
+            raise ValueError(f"restarts={self.restarts}: expected an integer >= 0")
+        if self.restarts > 0 and self.method == "gw_entropic":
+            raise ValueError(f"restarts={self.restarts}: entropic GW is deterministic and has no restarts; use method=gw_exact or gw_quantized (or gw)")
         if self.length < 2:
             raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps")
 
@@ -71,7 +77,9 @@ class TransferSettings:
         """The concrete method for M source and N target trajectories."""
         if self.method != "gw":
             return self.method
-        return "gw_exact" if max(m, n) <= self.exact_max else "gw_quantized"
+        if max(m, n) > self.exact_max:
+            return "gw_quantized"
+        return "gw_exact" if self.restarts > 0 else "gw_entropic"
 
 
 def read_sequences(

@@ -93,10 +93,14 @@ def test_bad_inputs_fail_clearly(push2d, tmp_path):
     root, source, source_store, target = push2d
     out = robopref("transfer", f"source_store={source_store}", f"target={target}", "pairz=3", cwd=tmp_path)
     assert out.returncode != 0 and "pairz" in out.stderr
+    out = robopref("transfer", f"source_store={source_store}", f"target={target}", "time=stretched", cwd=tmp_path)
+    assert out.returncode != 0 and "time='stretched': expected one of absolute, normalised" in out.stderr
     with pytest.raises(Exception, match="missing.hdf5: file does not exist"):
         DatasetPool().get(str(tmp_path / "missing.hdf5"))
     with pytest.raises(ValueError, match="method='gw_magic'"):
         TransferSettings(method="gw_magic")
+    with pytest.raises(ValueError, match="restarts=2: entropic GW is deterministic"):
+        TransferSettings(method="gw_entropic", restarts=2)
     with PreferenceStore(source_store, readonly=True) as store:
         with pytest.raises(ValueError, match="no pair labels on"):
             load_source(store, target)
@@ -127,3 +131,10 @@ def test_default_features_read_blocks_and_transfer_beats_chance(push2d):
     truth = segment_returns(pool, target_refs, "pref_score")
     decided = truth[j] != truth[l]
     assert np.mean(((result.value > 0.5) == (truth[j] > truth[l]))[decided]) > 0.6
+
+
+def test_gw_picks_entropic_then_exact_with_restarts_then_quantized_by_size():
+    assert TransferSettings().resolve(200, 200) == "gw_entropic"  # the best solver on every benchmark pair
+    assert TransferSettings(restarts=3).resolve(200, 200) == "gw_exact"  # restarts for the few-shot choice
+    assert TransferSettings(exact_max=100).resolve(50, 101) == "gw_quantized"
+    assert TransferSettings(method="gw_exact").resolve(5000, 5000) == "gw_exact"  # a named method is kept
