@@ -6,7 +6,7 @@ return gap (in standard deviations of the segment return) for clean and ε-noisy
 labels; the accuracy of an oracle that drops exactly the flipped labels; and how many
 flipped and correct labels the trust filter's cleaning rounds flip.
 
-    python benchmarks/analyze_label_noise.py [--tasks push2d_avoid ...] [--seeds 0 1 2] [--eps 0.2]
+    python benchmarks/analyze_label_noise.py [--tasks push2d_avoid ...] [--seeds 0 1 2] [--eps 0.2] [--ensemble 5 --weight-decay 0.02]
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ def accuracy_by_gap(pred: np.ndarray, truth: np.ndarray, seed: int) -> list[floa
     return [float(ok[decided & (gap >= a) & (gap < b)].mean()) for a, b in zip(GAPS, GAPS[1:])] + [float(ok[decided].mean())]
 
 
-def cleaning_flips(feats: np.ndarray, i0: np.ndarray, i1: np.ndarray, y: np.ndarray, wrong: np.ndarray, seed: int) -> tuple[int, int]:
+def cleaning_flips(feats: np.ndarray, i0: np.ndarray, i1: np.ndarray, y: np.ndarray, wrong: np.ndarray, seed: int,
+                   ensemble: int = 1, weight_decay: float = 0.0) -> tuple[int, int]:
     """(wrong labels flipped, correct labels flipped) by bt_trust's cleaning rounds: the
-    same rounds, with the same seeds, that train_reward runs before training."""
-    cfg = RewardConfig(kind="bt", ensemble=1, hidden=HIDDEN, lr=LR, epochs=EPOCHS, batch_size=BATCH, val_fraction=0.0, seed=seed,
-                       trust=TrustFilterConfig(enabled=True))
+    same rounds, with the same seeds, that train_reward runs before training (judges of
+    ``ensemble`` members trained with ``weight_decay``, as in bt_trust_k5_wd2e-2)."""
+    cfg = RewardConfig(kind="bt", ensemble=ensemble, hidden=HIDDEN, lr=LR, epochs=EPOCHS, batch_size=BATCH, val_fraction=0.0, seed=seed,
+                       weight_decay=weight_decay, trust=TrustFilterConfig(enabled=True))
     spec = FeatureSpec(obs_keys=[], mean=np.zeros(feats.shape[-1]), std=np.ones(feats.shape[-1]))
     data = pairs_tensors(feats, i0, i1, y)
     fixed, _ = clean_labels(spec, data, cfg, lambda judge, yy, keep: _fit_round(judge, data, yy, keep, cfg))
@@ -56,6 +58,8 @@ def main() -> None:
     ap.add_argument("--tasks", nargs="+", default=["metaworld:button-press-v3", "push2d_avoid"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--eps", type=float, default=0.2)
+    ap.add_argument("--ensemble", type=int, default=1, help="members of the cleaning rounds' judges")
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="the judges' weight decay")
     args = ap.parse_args()
     torch.set_num_threads(1)
     for task in args.tasks:
@@ -78,7 +82,7 @@ def main() -> None:
             for name, (j0, j1, lab) in {"clean": (a0, a1, clean), "noisy": (b0, b1, y), "oracle_drop": (b0[~wrong], b1[~wrong], y[~wrong])}.items():
                 model, _ = train_robopref(feats, j0, j1, lab, seed)
                 rows[name].append(accuracy_by_gap(robopref_returns(model, feats[n_train:]), test, seed))
-            flips.append(cleaning_flips(feats, b0, b1, y, wrong, seed) + (int(wrong.sum()),))
+            flips.append(cleaning_flips(feats, b0, b1, y, wrong, seed, args.ensemble, args.weight_decay) + (int(wrong.sum()),))
         bins = " | ".join(f"[{a:g}, {b:g})" for a, b in zip(GAPS, GAPS[1:])) + " | all"
         share = [float(((gap >= a) & (gap < b)).mean()) for a, b in zip(GAPS, GAPS[1:])]
         print(f"accuracy by |ΔR|/std  | {bins}\nshare of pairs        | " + " | ".join(f"{s:.2f}" for s in share) + " | 1")
