@@ -39,7 +39,7 @@ METHODS = ("dpo_labels", "dpo_rapl", "dpo_rrl", "dpo_samples", "best_of_n")
 
 def rates(evaluation: dict) -> dict:
     m = evaluation["metrics"]
-    return {"success": m["success"]["mean"], "honoured": 1 - m["violation"]["mean"], "episodes": evaluation["n_episodes"]}
+    return {"success": m["success"]["mean"], "honoured": 1 - m["violation"]["mean"], "pref_return": m["pref_return"]["mean"], "episodes": evaluation["n_episodes"]}
 
 
 def variant_args(method: str, run: Path, align_args: list[str]) -> list[str]:
@@ -138,6 +138,7 @@ def main() -> None:
                               "label_kind": exp["person"]["kind"], "before": before, "after": after,
                               "honoured_change_pts": round(100 * (after["honoured"] - before["honoured"]), 1),
                               "success_change_pts": round(100 * (after["success"] - before["success"]), 1),
+                              "pref_return_change": round(after["pref_return"] - before["pref_return"], 2),
                               "pipeline_minutes": round(pipeline_min, 2), "run": str(run), "load_avg_1min": load.summary()}), flush=True)
     print(json.dumps(best_of_n_latency(run)), flush=True)
 
