@@ -12,7 +12,7 @@ then the other alignment methods on the same policy, rollouts, labels and reward
   ranked by RRL; ``robopref align pairs_from=samples``),
 - ``best_of_n``: best of N = 16 sampled chunks scored by RRL.
 
-Prints one JSON object per (seed, method): success and preference-honoured rates before
+Prints one JSON object per (seed, method): success and preference-honoured rates and the mean preference return before
 and after, their change, the labels the person gave, and the load average; then one line
 with best-of-N's per-chunk latency against the base policy's.
 
