@@ -129,6 +129,16 @@ def metaworld_data() -> list[str]:
     return [str(dst)]
 
 
+def rapl_options(args: argparse.Namespace) -> dict[str, Any]:
+    """RAPL recipe overrides given on the command line (none: the recipe's defaults)."""
+    return {k: v for k, v in (("references", args.rapl_references), ("reference_mode", args.reference_mode)) if v is not None}
+
+
+def rapl_align(args: argparse.Namespace) -> dict[str, Any]:
+    """RAPL alignment overrides given on the command line (none: the recipe's defaults)."""
+    return {k: v for k, v in (("temperature", args.align_temperature), ("anchor", args.align_anchor)) if v is not None}
+
+
 def quality(args: argparse.Namespace, task: str, train_embodiment: str = "gripper", eval_embodiment: str | None = None) -> None:
     pool = DatasetPool()
     datasets = metaworld_data() if task == "metaworld_reach_height" else task_data(task, train_embodiment)
@@ -146,10 +156,11 @@ def quality(args: argparse.Namespace, task: str, train_embodiment: str = "grippe
                 common = {"encoder": {"kind": args.encoder}, "init_encoder": init, "frames": args.frames}
                 row = {"bench": bench, "task": task, "seed": seed, "triplets": n, "train_embodiment": train_embodiment,
                        "eval_embodiment": eval_embodiment or train_embodiment, "heldout_episodes": len(heldout)}
-                rec = RaplRecipe(**common, align={"epochs": 0})
+                rapl = rapl_options(args)
+                rec = RaplRecipe(**common, **rapl, align={**rapl_align(args), "epochs": 0})
                 model, _, _ = fit(rec, trip, pool, seed)
                 emit({**row, "method": "unaligned", **evaluate_on(rec, model, pool, heldout, seed)})
-                rec = RaplRecipe(**common, align={"epochs": args.align_epochs})
+                rec = RaplRecipe(**common, **rapl, align={**rapl_align(args), "epochs": args.align_epochs})
                 model, hist, secs = fit(rec, trip, pool, seed)
                 ev = evaluate_on(rec, model, pool, heldout, seed)
                 emit({**row, "method": "rapl", "labels": n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev})
@@ -183,14 +194,16 @@ def speed(args: argparse.Namespace) -> None:
     refs = [refs[i] for i in np.random.default_rng(0).choice(len(refs), args.rollouts, replace=len(refs) < args.rollouts)]
     for kind in args.speed_encoders:
         torch.manual_seed(0)
-        model = VisualRewardModel("rapl", FrameEncoder(EncoderConfig(kind=kind)), {"eps": 0.05, "sinkhorn_iters": 50, "frames": 24},
+        settings = {"eps": 0.05, "sinkhorn_iters": 50, "frames": 24, "reference_mode": args.reference_mode or "best"}
+        model = VisualRewardModel("rapl", FrameEncoder(EncoderConfig(kind=kind)), settings,
                                   references=torch.randn(args.references, 24, 32))
         n = args.rollouts if kind == "small_cnn" else max(50, args.rollouts // 10)
         t = time.perf_counter()
         rewards = model.segment_rewards(pool, refs[:n], chunk=250)
         secs = time.perf_counter() - t
         assert len(rewards) == n and all(len(r) == 50 for r in rewards)
-        emit({"bench": "ot_reward_speed", "encoder": kind, "rollouts": n, "frames": 50, "references": args.references, "seconds": secs,
+        emit({"bench": "ot_reward_speed", "encoder": kind, "rollouts": n, "frames": 50, "references": args.references,
+              "reference_mode": settings["reference_mode"], "seconds": secs,
               "rollouts_per_s": n / secs, "threads": torch.get_num_threads()})
 
 
@@ -235,8 +248,12 @@ def main() -> None:
     p.add_argument("--triplets", nargs="+", type=int, default=[10, 30])
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--train", type=int, default=25, help="episodes per dataset that labels may come from")
-    p.add_argument("--pretrain-steps", type=int, default=60)
+    p.add_argument("--pretrain-steps", type=int, default=100, help="time-contrastive steps (100: the recipe's default)")
     p.add_argument("--align-epochs", type=int, default=20)
+    p.add_argument("--align-temperature", type=float, default=None, help="RAPL's τ (default: the recipe's)")
+    p.add_argument("--align-anchor", choices=["winner", "references"], default=None, help="default: the recipe's")
+    p.add_argument("--rapl-references", type=int, default=None, help="RAPL's reference videos (default: the recipe's)")
+    p.add_argument("--reference-mode", choices=["best", "mean"], default=None, help="RAPL, and the speed bench (default: the recipe's / best)")
     p.add_argument("--frames", type=int, default=24)
     p.add_argument("--encoder", default="small_cnn")
     p.add_argument("--plot", default=None, help="folder for the OT-plan PNGs")

@@ -82,7 +82,6 @@ class VisualRewardModel:
         return torch.cat([enc.last(enc.front(enc.preprocess(frames[i : i + batch]))) for i in range(0, len(frames), batch)])
 
     def _ot_rewards(self, feats: torch.Tensor, lengths: list[int]) -> list[np.ndarray]:
-        eps, iters = float(self.settings["eps"]), int(self.settings["sinkhorn_iters"])
         T = max(lengths)
         padded = feats.new_zeros(len(lengths), T, feats.shape[1])
         mask = torch.zeros(len(lengths), T, dtype=feats.dtype)
@@ -90,13 +89,19 @@ class VisualRewardModel:
         for i, n in enumerate(lengths):
             padded[i, :n] = feats[offsets[i] : offsets[i] + n]
             mask[i, :n] = 1.0 / n
-        best = self.best_references(padded, lengths)
-        C = cosine_cost(padded, self.references[best])
-        P = sinkhorn(C, eps=eps, a=mask, iters=iters)
-        r = -(P * C).sum(-1)
+        if self.settings.get("reference_mode", "best") == "mean":
+            r = torch.stack([self._matched_cost(padded, mask, ref.expand(len(lengths), -1, -1)) for ref in self.references]).mean(0)
+        else:
+            r = self._matched_cost(padded, mask, self.references[self.best_references(padded, lengths)])
         if self.settings.get("per_frame_scale", True):
             r = r * torch.tensor(lengths, dtype=r.dtype)[:, None]
         return [r[i, :n].cpu().numpy() for i, n in enumerate(lengths)]
+
+    def _matched_cost(self, padded: torch.Tensor, mask: torch.Tensor, refs: torch.Tensor) -> torch.Tensor:
+        """Per-frame reward −Σ_j P_tj C_tj of each padded rollout (B, T, D) against its reference (B, F, D)."""
+        C = cosine_cost(padded, refs)
+        P = sinkhorn(C, eps=float(self.settings["eps"]), a=mask, iters=int(self.settings["sinkhorn_iters"]))
+        return -(P * C).sum(-1)
 
     def best_references(self, padded: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """Index of the best-matching reference video for each rollout: the highest OT

@@ -31,6 +31,8 @@ from robopref.rewards.visual.rapl import AlignConfig, align_encoder
 from robopref.rewards.visual.rlhf import BTConfig, train_bt_head
 from robopref.teachers.returns import segment_returns
 
+REFERENCE_MODES = ("best", "mean")
+
 
 @dataclass
 class VisualFitHistory:
@@ -129,14 +131,27 @@ class VisualRewardRecipe:
 
 
 class RaplRecipe(VisualRewardRecipe):
-    """RAPL: align the encoder on ranked triplets, reward = OT matching to preferred videos."""
+    """RAPL: align the encoder on ranked triplets, reward = OT matching to preferred videos.
+
+    ``references``: how many of the most preferred labelled videos the reward matches
+    against; ``reference_mode``: ``mean`` averages the OT reward over them, ``best`` uses
+    each rollout's best-matching one. Averaging over up to 20 winners was the measured
+    best on push2d (one reference: a single video's quirks become the reward; the best
+    match: a poor rollout finds a poor winner to match).
+    """
 
     kind = "rapl"
 
-    def __init__(self, align: Any = None, references: int = 1, **kwargs: Any) -> None:
+    def __init__(self, align: Any = None, references: int = 20, reference_mode: str = "mean", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.align_cfg = _config(AlignConfig, align, "align")
         self.references = int(references)
+        if self.references < 1:
+            raise ValueError(f"reward.references={references}: RAPL needs at least one preferred reference video")
+        if reference_mode not in REFERENCE_MODES:
+            raise ValueError(f"reward.reference_mode={reference_mode!r}: expected one of {REFERENCE_MODES} "
+                             "(best: each rollout matched to its best-matching reference; mean: rewards averaged over the references)")
+        self.reference_mode = reference_mode
         self.align_cfg.eps, self.align_cfg.sinkhorn_iters = self.eps, self.sinkhorn_iters
 
     def fit(self, store: PreferenceStore, comparisons: Sequence[Comparison], pool: DatasetPool, seed: int = 0,
@@ -150,13 +165,14 @@ class RaplRecipe(VisualRewardRecipe):
         encoder, pre_loss = self._encoder(pool, datasets_of(comparisons), seed)
         videos = read_videos(pool, flat, self.frames, self.camera)
         videos = videos.reshape(len(triplets), 3, *videos.shape[1:])
-        hist = align_encoder(encoder, videos, self.align_cfg, seed, progress)
         best = preferred_videos(triplets, self.references)
-        refs = encoder.encode(read_videos(pool, best, self.frames, self.camera).reshape(-1, *videos.shape[3:]))
+        ref_videos = read_videos(pool, best, self.frames, self.camera)
+        hist = align_encoder(encoder, videos, self.align_cfg, seed, progress, ref_videos)
+        refs = encoder.encode(ref_videos.reshape(-1, *videos.shape[3:]))
         refs = refs.view(len(best), self.frames, -1)
         meta = {"train_episodes": episodes_of(flat), "references": [r.to_dict() for r in best], "align": asdict(self.align_cfg),
                 "triplets": len(triplets)}
-        model = VisualRewardModel("rapl", encoder, self.settings(), references=refs, meta=meta)
+        model = VisualRewardModel("rapl", encoder, {**self.settings(), "reference_mode": self.reference_mode}, references=refs, meta=meta)
         return model, VisualFitHistory(pre_loss, hist.train_loss, hist.train_accuracy, hist.epochs_run, len(triplets))
 
 

@@ -1,8 +1,13 @@
 """A small RAPL alignment run on generated push2d frames raises the held-out Spearman of
 the OT reward clearly above the same encoder before alignment; the RLHF baseline trains.
 
-Seed 0 with three references: on this 20-episode dataset (10 held out) the effect is
-seed-dependent (seed 1 did not improve), see docs/benchmarks-visual.md for the spread."""
+Seed 0 with three references, each rollout matched to its best one, and τ = 0.05 (the
+paper's set-up, the recipe's defaults before session 4): on this 20-episode dataset (10
+held out) the effect is seed-dependent (seed 1 did not improve), see
+docs/benchmarks-visual.md for the spread. With the recipe's current defaults (the reward
+averaged over up to 20 references, τ = 1) the unaligned reward is already at 0.66 here,
+which leaves no room to show the rise on 10 held-out episodes, so the test pins the
+paper's settings and checks the defaults only for a good aligned Spearman."""
 
 from __future__ import annotations
 
@@ -25,9 +30,10 @@ def test_alignment_raises_spearman(push2d_dataset, tmp_path):
     m0, h0 = unaligned.fit(store, comps, pool, seed=0, progress=False)
     assert h0.pretrain_loss[-1] < h0.pretrain_loss[0] and h0.epochs_run == 0
     m0.save(tmp_path / "encoder.pt")
-    unaligned = RaplRecipe(**SMALL, references=3, init_encoder=str(tmp_path / "encoder.pt"), align={"epochs": 0})
+    paper = {**SMALL, "references": 3, "reference_mode": "best", "init_encoder": str(tmp_path / "encoder.pt")}
+    unaligned = RaplRecipe(**paper, align={"epochs": 0, "temperature": 0.05})
     m0, _ = unaligned.fit(store, comps, pool, seed=0, progress=False)
-    rapl = RaplRecipe(**SMALL, references=3, init_encoder=str(tmp_path / "encoder.pt"), align={"epochs": 40, "lr": 3e-3})
+    rapl = RaplRecipe(**paper, align={"epochs": 40, "lr": 3e-3, "temperature": 0.05})
     m1, h1 = rapl.fit(store, comps, pool, seed=0, progress=False)
     assert h1.train_loss[-1] < h1.train_loss[0] and h1.labels == 30
     rng = lambda: np.random.default_rng(0)  # noqa: E731
@@ -36,6 +42,9 @@ def test_alignment_raises_spearman(push2d_dataset, tmp_path):
     assert before["heldout"] and after["episodes"] == EPISODES // 2
     assert after["spearman"] > 0.6 and after["spearman"] > before["spearman"] + 0.25, (before, after)
     assert after["triplet_accuracy"] > before["triplet_accuracy"] + 0.1, (before, after)
+    default = RaplRecipe(**SMALL, init_encoder=str(tmp_path / "encoder.pt"))
+    m3, _ = default.fit(store, comps, pool, seed=0, progress=False)
+    assert default.evaluate(m3, pool, [push2d_dataset], 0, rng(), 100, "pref_score")["spearman"] > 0.6
     # the RLHF baseline on the same triplets' pairs, from the same encoder
     rlhf = RlhfVisualRecipe(**SMALL, init_encoder=str(tmp_path / "encoder.pt"), bt={"epochs": 150})
     m2, h2 = rlhf.fit(store, comps, pool, seed=0, progress=False)

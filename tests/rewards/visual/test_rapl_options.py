@@ -1,0 +1,76 @@
+"""RAPL's recipe options: averaging the reward over several references, the alignment
+anchor (triplet winner or the reward's references) with its Plackett–Luce loss, and the
+clear errors for invalid values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
+from robopref.rewards.visual.model import VisualRewardModel
+from robopref.rewards.visual.rapl import AlignConfig, align_encoder, plackett_luce_loss
+from robopref.rewards.visual.recipe import RaplRecipe
+
+SETTINGS = {"eps": 0.05, "sinkhorn_iters": 50, "frames": 5}
+
+
+def _videos(lengths: tuple[int, ...], seed: int = 0) -> list[np.ndarray]:
+    return [np.random.default_rng(seed + i).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8) for i, n in enumerate(lengths)]
+
+
+def _encoder() -> FrameEncoder:
+    torch.manual_seed(0)
+    return FrameEncoder(EncoderConfig(kind="small_cnn", image_size=32, channels=(8, 16, 16, 16))).eval()
+
+
+def test_mean_reference_mode_averages_the_single_reference_rewards():
+    enc, videos, refs = _encoder(), _videos((7, 12)), torch.randn(3, 5, 32)
+    mean = VisualRewardModel("rapl", enc, {**SETTINGS, "reference_mode": "mean"}, references=refs).frame_rewards(videos)
+    single = [VisualRewardModel("rapl", enc, SETTINGS, references=refs[i : i + 1]).frame_rewards(videos) for i in range(3)]
+    for v in range(2):
+        np.testing.assert_allclose(mean[v], np.mean([s[v] for s in single], axis=0), rtol=1e-5, atol=1e-6)
+    best = VisualRewardModel("rapl", enc, SETTINGS, references=refs).frame_rewards(videos)  # default: best-matching reference
+    assert any(not np.allclose(b, m) for b, m in zip(best, mean))
+
+
+def test_plackett_luce_loss():
+    logits = torch.tensor([[2.0, 0.5], [0.1, 0.3]])
+    torch.testing.assert_close(plackett_luce_loss(logits), F.cross_entropy(logits, torch.zeros(2, dtype=torch.long)))
+    three = torch.tensor([[3.0, 1.0, -1.0]])
+    expected = -(torch.log_softmax(three, 1)[0, 0] + torch.log_softmax(three[:, 1:], 1)[0, 0])
+    torch.testing.assert_close(plackett_luce_loss(three), expected)
+    assert plackett_luce_loss(three) < plackett_luce_loss(three.flip(1))
+
+
+def test_reference_anchored_alignment_trains_and_needs_references():
+    enc = _encoder()
+    videos = np.stack([np.stack(_videos((5, 5, 5), seed=3 * q)) for q in range(8)])  # (Q, 3, F, H, W, 3)
+    refs = np.stack(_videos((5, 5), seed=100))
+    cfg = AlignConfig(epochs=15, batch_size=4, lr=3e-3, anchor="references")
+    hist = align_encoder(enc, videos, cfg, seed=0, references=refs)
+    assert hist.epochs_run == 15 and hist.train_loss[-1] < hist.train_loss[0]
+    with pytest.raises(ValueError, match="anchor=references needs the reference videos"):
+        align_encoder(_encoder(), videos, cfg, seed=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"references": 0}, "at least one preferred reference"),
+        ({"reference_mode": "max"}, "reference_mode='max'"),
+        ({"align": {"anchor": "best"}}, "align.anchor='best'"),
+        ({"align": {"temperature": 0.0}}, "align.temperature=0.0"),
+    ],
+)
+def test_invalid_rapl_options_are_clear(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RaplRecipe(**kwargs)
+
+
+def test_defaults_average_twenty_references_at_temperature_one():
+    rec = RaplRecipe()
+    assert rec.references == 20 and rec.reference_mode == "mean"
+    assert rec.align_cfg.temperature == 1.0 and rec.align_cfg.anchor == "winner"
