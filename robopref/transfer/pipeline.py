@@ -99,7 +99,12 @@ def read_sequences(
         specs["states"] = FeatureSpec.default_for(ds, obs_keys, use_actions=False)
     if "actions" in names or "action_deltas" in names:
         specs["actions"] = FeatureSpec(obs_keys=[], use_actions=True)
-    read = {name: [spec.raw(pool.get(r.dataset).window(r, keys=spec.keys)) for r in refs] for name, spec in specs.items()}
+    keys = list(dict.fromkeys(k for spec in specs.values() for k in spec.keys))  # each window is read once for every block
+    read: dict[str, list[np.ndarray]] = {name: [] for name in specs}
+    for r in refs:
+        window = pool.get(r.dataset).window(r, keys=keys)
+        for name, spec in specs.items():
+            read[name].append(spec.raw(window))
     if "action_deltas" in names:
         read["action_deltas"] = action_deltas(read["actions"])
     return TaskSequences({name: read[name] for name in names})
