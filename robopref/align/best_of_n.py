@@ -31,11 +31,10 @@ class TrajectoryRewardScorer:
     def __call__(self, history: Mapping[str, np.ndarray], chunks: np.ndarray) -> np.ndarray:
         spec = self.model.spec
         acts = chunks[:, self.start : self.start + self.n]  # (N, n, A)
-        N, n = acts.shape[:2]
-        parts = [np.repeat(np.asarray(history[k])[:, -1].reshape(N, 1, -1), n, axis=1) for k in spec.obs_keys]
-        if spec.use_actions:
-            parts.append(acts)
-        feats = spec.transform(np.concatenate(parts, axis=-1).astype(np.float32))
+        n = acts.shape[1]
+        arrays = {f"obs/{k}": np.repeat(np.asarray(history[k])[:, -1:], n, axis=1) for k in spec.obs_keys}
+        arrays["actions"] = acts
+        feats = spec.transform(spec.raw(arrays, lead=2))
         return self.model.reward(feats, kappa=self.kappa).sum(1)
 
 

@@ -33,6 +33,20 @@ class TrustFilterConfig:
     round_drop: float = 0.693  # nats (ln 2: the round's model prefers the other answer)
     round_flip_prob: float = 0.2  # the rounds' models assume this label-flip chance (RewardConfig.flip_prob)
 
+    def __post_init__(self) -> None:
+        if self.warmup < 0:
+            raise ValueError(f"trust warmup={self.warmup}: expected >= 0 epochs")
+        if not 0.0 < self.end <= self.start:
+            raise ValueError(f"trust start={self.start}, end={self.end}: expected 0 < end <= start (nats)")
+        if not 0.0 < self.decay <= 1.0:
+            raise ValueError(f"trust decay={self.decay}: expected in (0, 1]")
+        if self.flip <= 0.0 or self.round_flip <= 0.0 or self.round_drop <= 0.0:
+            raise ValueError(f"trust flip={self.flip}, round_flip={self.round_flip}, round_drop={self.round_drop}: expected > 0 nats")
+        if self.rounds < 0 or self.round_epochs < 1:
+            raise ValueError(f"trust rounds={self.rounds}, round_epochs={self.round_epochs}: expected rounds >= 0 and round_epochs >= 1")
+        if not 0.0 <= self.round_flip_prob < 0.5:
+            raise ValueError(f"trust round_flip_prob={self.round_flip_prob}: expected in [0, 0.5)")
+
 
 @dataclass
 class RewardConfig:
@@ -62,10 +76,6 @@ class RewardConfig:
     threads: Optional[int] = 1  # torch threads while training: small MLPs are fastest on one
 
     def __post_init__(self) -> None:
-        if self.trust.rounds < 0 or self.trust.round_epochs < 1:
-            raise ValueError(f"trust rounds={self.trust.rounds}, round_epochs={self.trust.round_epochs}: expected rounds >= 0 and round_epochs >= 1")
-        if not 0.0 <= self.trust.round_flip_prob < 0.5:
-            raise ValueError(f"trust round_flip_prob={self.trust.round_flip_prob}: expected in [0, 0.5)")
         if self.kind not in ("bt", "rrl"):
             raise ValueError(f"reward kind={self.kind!r}: expected 'bt' or 'rrl'")
         if self.ensemble < 1:

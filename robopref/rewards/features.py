@@ -39,12 +39,14 @@ class FeatureSpec:
             raise ValueError(f"{ds.path}: the reward would see no features (no low-dim obs keys and use_actions=false)")
         return cls(obs_keys=keys, use_actions=use_actions)
 
-    def raw(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        """Concatenate the raw features of a window, shape (L, D)."""
-        parts = [np.asarray(arrays[f"obs/{k}"], dtype=np.float32).reshape(len(arrays[f"obs/{k}"]), -1) for k in self.obs_keys]
-        if self.use_actions:
-            parts.append(np.asarray(arrays["actions"], dtype=np.float32))
-        return np.concatenate(parts, axis=1)
+    def raw(self, arrays: dict[str, np.ndarray], lead: int = 1) -> np.ndarray:
+        """Concatenate the raw features of a window, shape (L, D); with ``lead`` > 1, of a
+        batch of windows whose first ``lead`` axes (e.g. candidates × steps) all arrays share."""
+        parts = []
+        for key in self.keys:
+            x = np.asarray(arrays[key], dtype=np.float32)
+            parts.append(x.reshape(*x.shape[:lead], -1))
+        return np.concatenate(parts, axis=-1)
 
     @property
     def keys(self) -> list[str]:

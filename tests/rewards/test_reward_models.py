@@ -122,7 +122,11 @@ def test_config_errors():
     with pytest.raises(ValueError, match=r"flip_prob=0.5: expected in \[0, 0.5\)"):
         RewardConfig(flip_prob=0.5)
     with pytest.raises(ValueError, match="trust rounds=-1"):
-        RewardConfig(trust=TrustFilterConfig(rounds=-1))
+        TrustFilterConfig(rounds=-1)
+    with pytest.raises(ValueError, match=r"trust decay=2.0: expected in \(0, 1\]"):
+        TrajectoryRewardRecipe(kind="bt", trust={"enabled": True, "decay": 2.0})
+    with pytest.raises(ValueError, match="trust start=0.5, end=0.9: expected 0 < end <= start"):
+        TrustFilterConfig(start=0.5)
 
 
 def test_weight_decay_shrinks_the_reward_net_and_is_validated(tmp_path, line_dataset):
