@@ -8,9 +8,10 @@
 accuracy: 200 source and 200 target whole episodes of mixed quality from `robopref
 collect`; source labels from the oracle teacher on random source pairs; transfer
 accuracy of every method over all target pairs whose oracle label is not a tie (plain
-and confidence-weighted). end2end: rewards trained on the target's transferred labels vs
-on the same number of oracle target labels, held-out accuracy and Spearman on target
-episodes not used for training. speed: synthetic random-walk trajectories, time and peak
+and confidence-weighted). end2end: rewards trained on the target's transferred labels
+(``--label-mode``: hard by default, as the transfer stage writes them) vs on the same
+number of oracle target labels, held-out accuracy and Spearman on target episodes not
+used for training. speed: synthetic random-walk trajectories, time and peak
 memory of the scalable solver vs POT's exact solver, and their label agreement.
 
 Prints one JSON object per result line. Set OPENBLAS_NUM_THREADS=1 on a shared machine.
@@ -34,7 +35,7 @@ from robopref.data.pool import DatasetPool
 from robopref.eval.preference_metrics import return_correlations
 from robopref.rewards import Comparison, RewardConfig, fit_trajectory_reward
 from robopref.teachers import segment_returns
-from robopref.transfer.labels import SourceLabels, all_pairs, transfer_labels
+from robopref.transfer.labels import LABEL_MODES, SourceLabels, all_pairs, transfer_labels
 from robopref.transfer.evaluation import transfer_accuracy
 from robopref.transfer.features import DEFAULT_FEATURES
 from robopref.transfer.pipeline import FewShot, TransferSettings, random_pairs, read_sequences, transfer
@@ -144,8 +145,8 @@ def bench_end2end(args) -> None:
             method = args.methods[0]
             result, _ = transfer(settings(args, method, seed), xs, labels, ys[:n_train], j, l)
             keep = result.keep(0.0)
-            transferred = [Comparison(refs[a], refs[b], float(v), float(c)) for a, b, v, c, k in
-                           zip(j, l, result.value, result.confidence, keep) if k]
+            value, weight = result.training_labels(args.label_mode)
+            transferred = [Comparison(refs[a], refs[b], float(v), float(w)) for a, b, v, w, k in zip(j, l, value, weight, keep) if k]
             oracle = [Comparison(refs[a], refs[b], 0.5 if ry[a] == ry[b] else float(ry[a] > ry[b])) for a, b in zip(j, l)]
             acc = transfer_accuracy(result, ry)
             for labels_name, comps in (("transferred", transferred), ("oracle", oracle)):
@@ -156,6 +157,7 @@ def bench_end2end(args) -> None:
                     model, _ = fit_trajectory_reward(comps, pool, cfg, progress=False)
                     res = heldout_metrics(model, pool, refs[n_train:], ry[n_train:])
                     print(json.dumps({"bench": "transfer_end2end", "pair": spec, "seed": seed, "method": method, **recipe(args), "labels": labels_name,
+                                      "label_mode": args.label_mode if labels_name == "transferred" else "oracle",
                                       "reward": kind, "comparisons": len(comps), "transfer_accuracy": acc["accuracy"],
                                       "train_s": time.perf_counter() - t, **res}), flush=True)
 
@@ -219,6 +221,8 @@ def main() -> None:
     ap.add_argument("--source-labels", type=int, default=0, help="oracle-labelled source pairs (0: every pair)")
     ap.add_argument("--target-labels", type=int, default=500, help="end2end: labelled target pairs for training")
     ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--label-mode", default="hard", choices=list(LABEL_MODES),
+                    help="end2end: train on the side the transferred label picks, weighted by |2z - 1| (hard), or on z (soft, PEARL)")
     ap.add_argument("--restarts", type=int, default=0)
     ap.add_argument("--features", default=DEFAULT_FEATURES, help="feature blocks joined by '+' (states, actions, action_deltas) or state_action")
     ap.add_argument("--distance", default="euclidean", choices=["euclidean", "dtw", "embedding"])

@@ -7,8 +7,10 @@
 Reads the source store's pair labels on the source dataset, builds a Gromov–Wasserstein
 plan (or a nearest-pair baseline) between the source trajectories and the target's
 (whole episodes, or windows of ``segment_length`` steps), and writes ``pairs`` target
-queries with soft labels (source ``transferred``, annotator ``transfer:<method>``,
-confidence = the pair's transport mass share) to ``store``. When the target dataset has
+queries with their labels (source ``transferred``, annotator ``transfer:<method>``) to
+``store``: with ``label_mode=hard`` (default) the side the transferred ẑ picks, with
+confidence = the pair's transport mass share × |2ẑ − 1|; with ``label_mode=soft`` ẑ itself,
+with confidence = the share (PEARL's soft labels). When the target dataset has
 ground truth (``infos/pref_score`` or ``task_reward``) it prints the transfer accuracy.
 With ``fewshot_labels=K`` a scripted teacher labels K target pairs (the stand-in for a
 person); they pick among GW restarts and are stored with confidence 1 while transferred
@@ -32,6 +34,7 @@ from robopref.prefs import PreferenceStore
 from robopref.teachers import make_teacher, segment_returns
 from robopref.transfer.evaluation import transfer_accuracy
 from robopref.transfer.fewshot import transferred_confidence_scale
+from robopref.transfer.labels import check_label_mode
 from robopref.transfer.pipeline import (
     FewShot, TransferSettings, load_source, random_pairs, read_sequences, target_segments, transfer, write_transferred,
 )
@@ -56,7 +59,8 @@ class TransferStageConfig(StageConfig):
     time: str = "absolute"  # absolute (shorter episodes padded at rest to the longest: an early finish looks different) | normalised (each stretched over [0, 1])
     segment_length: Optional[int] = None  # target trajectories: whole episodes (null) or windows of this many steps
     pairs: int = 1000  # target pairs to label; 0 = every pair
-    min_confidence: float = 0.0
+    min_confidence: float = 0.0  # on the pair's transport mass share
+    label_mode: str = "hard"  # hard (the side ẑ picks, weighted by |2ẑ − 1|) | soft (ẑ, PEARL)
     exact_max: int = 1500
     epsilon: float = 0.005
     restarts: int = 0
@@ -97,6 +101,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     if not 0.0 <= cfg.min_confidence <= 1.0:
         raise ValueError(f"min_confidence={cfg.min_confidence}: expected a number in [0, 1]")
+    check_label_mode(cfg.label_mode)
     pool = DatasetPool()
     target_refs = target_segments(pool.get(cfg.target), cfg.segment_length)
     if len(target_refs) < 2:
@@ -128,13 +133,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "store": str(Path(cfg.store).resolve()), "method": method, "distance": cfg.distance, "features": cfg.features,
         "source_trajectories": len(xs), "source_labels": len(labels), "target_trajectories": len(ys),
-        "pairs": len(first), "labels_added": int(keep.sum()), "mean_confidence": float(result.confidence.mean()),
+        "pairs": len(first), "labels_added": int(keep.sum()), "label_mode": cfg.label_mode, "mean_confidence": float(result.confidence.mean()),
     }
     if plan is not None:
         summary["plan"] = {"seconds": plan.seconds, "gw_loss": plan.loss, "nonzeros": int(plan.matrix.nnz), **plan.info}
     with PreferenceStore(cfg.store) as store:
         write_transferred(store, target_refs, result, keep, f"transfer:{method}", scale,
-                          meta={"source_store": str(cfg.source_store), "method": method, "distance": cfg.distance})
+                          meta={"source_store": str(cfg.source_store), "method": method, "distance": cfg.distance}, label_mode=cfg.label_mode)
         if fewshot is not None:
             qids = store.add_queries([(target_refs[a], target_refs[b]) for a, b in zip(fewshot.first, fewshot.second)], origin="fewshot")
             with store.batch():

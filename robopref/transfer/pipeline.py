@@ -223,16 +223,18 @@ def random_pairs(n: int, count: int, rng: np.random.Generator) -> tuple[np.ndarr
 
 def write_transferred(
     store: PreferenceStore, refs: Sequence[SegmentRef], result: TransferredLabels, keep: np.ndarray, annotator: str,
-    confidence_scale: float = 1.0, meta: dict | None = None,
+    confidence_scale: float = 1.0, meta: dict | None = None, label_mode: str = "hard",
 ) -> list[int]:
-    """Add a query per kept target pair and its soft label (source ``transferred``) in one
-    transaction; the stored confidence is the transfer confidence × ``confidence_scale``.
-    Returns the label ids."""
+    """Add a query per kept target pair and its label (source ``transferred``) in one
+    transaction: value and confidence are :meth:`TransferredLabels.training_labels` of
+    ``label_mode`` (``hard``: the side ẑ picks, confidence × |2ẑ − 1|; ``soft``: ẑ, the
+    confidence), the confidence × ``confidence_scale``. Returns the label ids."""
+    value, weight = result.training_labels(label_mode)
     idx = np.flatnonzero(keep)
     with store.batch():
         qids = store.add_queries([(refs[result.first[t]], refs[result.second[t]]) for t in idx], origin="transfer", meta=meta)
         return [
-            store.add_label(q, annotator=annotator, source="transferred", value=float(result.value[t]),
-                            confidence=float(np.clip(result.confidence[t] * confidence_scale, 0.0, 1.0)))
+            store.add_label(q, annotator=annotator, source="transferred", value=float(value[t]),
+                            confidence=float(np.clip(weight[t] * confidence_scale, 0.0, 1.0)))
             for q, t in zip(qids, idx)
         ]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from robopref.transfer.labels import SourceLabels, all_pairs, label_matrices, transfer_labels
+from robopref.transfer.labels import SourceLabels, TransferredLabels, all_pairs, label_matrices, transfer_labels
 
 # 3 source trajectories (rows) x 2 target trajectories (columns); column sums q = (0.5, 0.5)
 PLAN = np.array([[0.3, 0.0], [0.1, 0.2], [0.1, 0.3]])
@@ -69,3 +69,16 @@ def test_bad_inputs():
         transfer_labels(PLAN, SourceLabels([0], [5], [1.0]), np.array([0]), np.array([1]))
     with pytest.raises(ValueError, match="target pair indices"):
         transfer_labels(PLAN, LABELS, np.array([0]), np.array([2]))
+
+
+def test_training_labels_hard_and_soft():
+    out = TransferredLabels(np.array([0, 0, 1]), np.array([1, 2, 2]), value=np.array([0.8, 0.3, 0.5]),
+                            confidence=np.array([1.0, 0.5, 1.0]), mass=np.ones(3))
+    y, w = out.training_labels()  # hard is the default: the side ẑ picks, weighted by |2ẑ − 1|
+    np.testing.assert_allclose(y, [1.0, 0.0, 0.5])
+    np.testing.assert_allclose(w, [0.6, 0.2, 0.0])
+    y, w = out.training_labels("soft")  # PEARL's soft labels, weighted by the transport-mass share
+    np.testing.assert_allclose(y, out.value)
+    np.testing.assert_allclose(w, out.confidence)
+    with pytest.raises(ValueError, match="label_mode='sharp': expected one of hard, soft"):
+        out.training_labels("sharp")

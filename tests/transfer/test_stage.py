@@ -13,8 +13,9 @@ from robopref.prefs import PreferenceStore
 from robopref.rollout import record_episode
 from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
 from robopref.teachers import segment_returns
-from robopref.transfer.labels import all_pairs
-from robopref.transfer.pipeline import TransferSettings, load_source, read_sequences, transfer
+from robopref.data.segments import SegmentRef
+from robopref.transfer.labels import TransferredLabels, all_pairs
+from robopref.transfer.pipeline import TransferSettings, load_source, read_sequences, transfer, write_transferred
 from tests.test_cli import robopref
 
 EPISODES = 36  # six noise levels from clean expert to near-random, 6 episodes each (like quality=mixed)
@@ -62,13 +63,14 @@ def test_transfer_stage_beats_chance_and_writes_labels(push2d):
     gw = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
                            f"store={store}", "pairs=0", "method=gw_entropic", cwd=root))
     assert gw["method"] == "gw_entropic" and gw["pairs"] == EPISODES * (EPISODES - 1) // 2
-    assert gw["features"] == "states+actions+action_deltas"  # the default recipe (conf/transfer.yaml)
+    assert gw["features"] == "states+actions+action_deltas" and gw["label_mode"] == "hard"  # the defaults (conf/transfer.yaml)
     assert gw["transfer_accuracy_all_pairs"]["accuracy"] > 0.6  # chance is 0.5
     with PreferenceStore(store, readonly=True) as s:
         labels = s.labels(source="transferred")
         assert len(labels) == gw["labels_added"] > 0
         assert {l.annotator for l in labels} == {"transfer:gw_entropic"}
-        assert all(0.0 <= l.value <= 1.0 and 0.0 <= l.confidence <= 1.0 for l in labels)
+        # label_mode=hard (default): the side the transferred label picks, weighted by its margin
+        assert {l.value for l in labels} <= {0.0, 0.5, 1.0} and all(0.0 <= l.confidence <= 1.0 for l in labels)
         assert {q.origin for q in s.queries()} == {"transfer"}
 
 
@@ -77,12 +79,13 @@ def test_fewshot_threshold_and_baseline(push2d):
     root, source, source_store, target = push2d
     store = root / "fewshot.sqlite"
     out = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
-                            f"store={store}", "pairs=100", "fewshot_labels=10", "restarts=3", "min_confidence=0.5", "features=actions", cwd=root))
-    assert out["fewshot_labels"] == 10 and out["plan"]["candidates"] == 4
+                            f"store={store}", "pairs=100", "fewshot_labels=10", "restarts=3", "min_confidence=0.5", "features=actions",
+                            "label_mode=soft", cwd=root))
+    assert out["fewshot_labels"] == 10 and out["plan"]["candidates"] == 4 and out["label_mode"] == "soft"
     with PreferenceStore(store, readonly=True) as s:
         transferred = s.labels(source="transferred")
         assert len(s.labels(source="scripted")) == 10
-        # stored confidence = transfer confidence / target_weight (5), and the threshold held
+        # soft labels: stored confidence = transfer confidence / target_weight (5), and the threshold held
         assert all(0.5 / 5 - 1e-9 <= l.confidence <= 1 / 5 + 1e-9 for l in transferred)
     base = _summary(robopref("transfer", f"source={source}", f"source_store={source_store}", f"target={target}",
                              f"store={root / 'base.sqlite'}", "pairs=50", "method=nearest_cosine", cwd=root))
@@ -95,6 +98,8 @@ def test_bad_inputs_fail_clearly(push2d, tmp_path):
     assert out.returncode != 0 and "pairz" in out.stderr
     out = robopref("transfer", f"source_store={source_store}", f"target={target}", "time=stretched", cwd=tmp_path)
     assert out.returncode != 0 and "time='stretched': expected one of absolute, normalised" in out.stderr
+    out = robopref("transfer", f"source_store={source_store}", f"target={target}", "label_mode=sharp", cwd=tmp_path)
+    assert out.returncode != 0 and "label_mode='sharp': expected one of hard, soft" in out.stderr
     with pytest.raises(Exception, match="missing.hdf5: file does not exist"):
         DatasetPool().get(str(tmp_path / "missing.hdf5"))
     with pytest.raises(ValueError, match="method='gw_magic'"):
@@ -138,3 +143,17 @@ def test_gw_picks_entropic_then_exact_with_restarts_then_quantized_by_size():
     assert TransferSettings(restarts=3).resolve(200, 200) == "gw_exact"  # restarts for the few-shot choice
     assert TransferSettings(exact_max=100).resolve(50, 101) == "gw_quantized"
     assert TransferSettings(method="gw_exact").resolve(5000, 5000) == "gw_exact"  # a named method is kept
+
+
+def test_write_transferred_stores_hard_or_soft_labels(tmp_path):
+    refs = [SegmentRef("d.hdf5", f"demo_{i}", 0, 10) for i in range(3)]
+    result = TransferredLabels(np.array([0, 1, 0]), np.array([1, 2, 2]), value=np.array([0.8, 0.3, 0.6]),
+                               confidence=np.array([1.0, 0.5, 0.0]), mass=np.array([1.0, 1.0, 0.0]))
+    keep = result.keep(0.0)  # the pair without transport mass is not written
+    with PreferenceStore(tmp_path / "p.sqlite") as store:
+        write_transferred(store, refs, result, keep, "transfer:test", confidence_scale=0.5)
+        write_transferred(store, refs, result, keep, "transfer:soft", label_mode="soft")
+        hard = [(l.value, l.confidence) for l in store.labels(annotator="transfer:test")]
+        soft = [(l.value, l.confidence) for l in store.labels(annotator="transfer:soft")]
+    np.testing.assert_allclose(hard, [(1.0, 0.6 * 0.5), (0.0, 0.4 * 0.5 * 0.5)])  # side, confidence x |2z - 1| x scale
+    np.testing.assert_allclose(soft, [(0.8, 1.0), (0.3, 0.5)])
