@@ -224,7 +224,7 @@ def main() -> None:
     ap.add_argument("--label-mode", default="hard", choices=list(LABEL_MODES),
                     help="end2end: train on the side the transferred label picks, weighted by |2z - 1| (hard), or on z (soft, PEARL)")
     ap.add_argument("--restarts", type=int, default=0)
-    ap.add_argument("--features", default=DEFAULT_FEATURES, help="feature blocks joined by '+' (states, actions, action_deltas) or state_action")
+    ap.add_argument("--features", default=DEFAULT_FEATURES, help="feature blocks joined by '+' (states, actions, action_deltas, abs_action_deltas) or state_action")
     ap.add_argument("--distance", default="euclidean", choices=["euclidean", "dtw", "embedding"])
     ap.add_argument("--length", type=int, default=50, help="steps every trajectory is resampled to")
     ap.add_argument("--time", default="absolute", choices=["absolute", "normalised"], help="absolute: pad to the task's longest episode at rest")

@@ -69,7 +69,7 @@ class TransferStageConfig(StageConfig):
     source_marginal: str = "uniform"  # uniform | labels
     source_obs_keys: Optional[list] = None
     target_obs_keys: Optional[list] = None
-    features: str = "states+actions+action_deltas"  # feature blocks joined by '+' (states | actions | action_deltas), equally weighted; or state_action (one block)
+    features: str = "states+actions+action_deltas"  # feature blocks joined by '+' (states | actions | action_deltas | abs_action_deltas), equally weighted; or state_action (one block)
     fewshot_labels: int = 0
     fewshot_teacher: str = "oracle"
     target_weight: float = 5.0

@@ -7,6 +7,12 @@ arrays with one array per trajectory (the blocks of one trajectory share its T_i
 - ``actions``: the action;
 - ``action_deltas``: the step-to-step change of the action (0 at the first step). An
   expert's action noise shows up here as jitter, whatever the layout of the scene;
+- ``abs_action_deltas``: its absolute value, per action dimension: how much the action
+  jitters, not which way. Two trajectories with the same noise level have independent
+  signed deltas, far apart in a time-aligned distance (about √2 × the noise), but
+  similar absolute ones. In place of ``action_deltas`` it transferred 0.3 points worse to
+  1.9 better with entropic GW on the benchmark pairs, but made the quantized solver fall
+  into mirror matchings (docs/benchmarks-transfer.md, session 5), so it is not the default;
 - ``state_action``: observations and action as one block (the original recipe).
 
 ``features`` names the blocks joined by ``+`` (``states+actions+action_deltas``, the
@@ -22,9 +28,9 @@ from typing import Sequence
 
 import numpy as np
 
-BLOCKS = ("states", "actions", "action_deltas", "state_action")
+BLOCKS = ("states", "actions", "action_deltas", "abs_action_deltas", "state_action")
 DEFAULT_FEATURES = "states+actions+action_deltas"
-RESTING_BLOCKS = ("actions", "action_deltas")  # zero after an episode ends: the robot rests
+RESTING_BLOCKS = ("actions", "action_deltas", "abs_action_deltas")  # zero after an episode ends: the robot rests
 
 
 def parse_features(features: str) -> tuple[str, ...]:

@@ -87,7 +87,8 @@ def read_sequences(
 ) -> TaskSequences:
     """Raw (unnormalised) feature blocks of each segment (see :mod:`robopref.transfer.features`):
     ``states`` are the low-dim observations (``obs_keys``, default all), ``actions`` the
-    action, ``action_deltas`` its step-to-step change, ``state_action`` both as one block."""
+    action, ``action_deltas`` its step-to-step change (``abs_action_deltas`` its absolute
+    value), ``state_action`` both as one block."""
     names = parse_features(features)
     if not refs:
         raise ValueError("no trajectories to read")
@@ -97,7 +98,7 @@ def read_sequences(
         specs["state_action"] = FeatureSpec.default_for(ds, obs_keys, use_actions=True)
     if "states" in names:
         specs["states"] = FeatureSpec.default_for(ds, obs_keys, use_actions=False)
-    if "actions" in names or "action_deltas" in names:
+    if {"actions", "action_deltas", "abs_action_deltas"} & set(names):
         specs["actions"] = FeatureSpec(obs_keys=[], use_actions=True)
     keys = list(dict.fromkeys(k for spec in specs.values() for k in spec.keys))  # each window is read once for every block
     read: dict[str, list[np.ndarray]] = {name: [] for name in specs}
@@ -105,8 +106,9 @@ def read_sequences(
         window = pool.get(r.dataset).window(r, keys=keys)
         for name, spec in specs.items():
             read[name].append(spec.raw(window))
-    if "action_deltas" in names:
+    if "action_deltas" in names or "abs_action_deltas" in names:
         read["action_deltas"] = action_deltas(read["actions"])
+        read["abs_action_deltas"] = [np.abs(d) for d in read["action_deltas"]]
     return TaskSequences({name: read[name] for name in names})
 
 

@@ -14,6 +14,7 @@ from robopref.transfer.pipeline import TransferSettings
 def test_parse_features_names_blocks_and_rejects_bad_specs():
     assert parse_features("states+actions+action_deltas") == ("states", "actions", "action_deltas")
     assert parse_features("state_action") == ("state_action",)
+    assert parse_features("states+actions+abs_action_deltas") == ("states", "actions", "abs_action_deltas")
     with pytest.raises(ValueError, match="pixels"):
         parse_features("states+pixels")
     with pytest.raises(ValueError, match="named twice"):
@@ -69,3 +70,16 @@ def test_blocks_weigh_the_same_whatever_their_size():
     plain = aligned_sequences([np.concatenate([s, a], 1) for s, a in zip(states, actions)], length=30)
     np.testing.assert_allclose(plain, aligned_sequences(TaskSequences({"state_action": [np.concatenate([s, a], 1) for s, a in zip(states, actions)]}), 30))
     assert rms_distance(plain[..., :30]) > 5 * rms_distance(plain[..., 30:])
+
+
+def test_abs_action_deltas_put_equally_noisy_trajectories_together():
+    """Two trajectories with the same action noise have independent signed deltas (far
+    apart, farther than from a clean one) but similar absolute ones."""
+    rng = np.random.default_rng(0)
+    clean = np.zeros((100, 2))
+    noisy_a, noisy_b = rng.standard_normal((2, 100, 2))  # the same noise level, independent draws
+    signed = action_deltas([clean, noisy_a, noisy_b])
+    for name, blocks in (("action_deltas", signed), ("abs_action_deltas", [np.abs(d) for d in signed])):
+        d = distance_matrix(TaskSequences({name: blocks}), length=100)
+        together = d[1, 2] < d[0, 1]
+        assert together == (name == "abs_action_deltas"), (name, d[1, 2], d[0, 1])

@@ -128,6 +128,8 @@ def test_default_features_read_blocks_and_transfer_beats_chance(push2d):
     xs = read_sequences(pool, refs)
     assert list(xs.blocks) == ["states", "actions", "action_deltas"]
     assert xs.blocks["actions"][0].shape[1] == 2 and np.allclose(xs.blocks["action_deltas"][0][0], 0.0)
+    a, d = xs.blocks["actions"][0], read_sequences(pool, refs[:1], features="abs_action_deltas").blocks["abs_action_deltas"][0]
+    assert np.allclose(d[0], 0.0) and np.allclose(d[1:], np.abs(np.diff(a, axis=0)))
     target_refs = whole_episodes(pool.get(target))
     ys = read_sequences(pool, target_refs)
     assert ys.blocks["actions"][0].shape[1] == 3  # the stick turns: a 3-D action
