@@ -170,6 +170,11 @@ class Dataset:
             raise DatasetError(self.path, "missing key", demo, key)
         return grp[key][start:stop]
 
+    def action_dict_keys(self, demo: str) -> list[str]:
+        """Names under ``data/<demo>/action_dict`` (other action streams, e.g. ``intended``)."""
+        grp = self._demo(demo)
+        return sorted(grp["action_dict"].keys()) if "action_dict" in grp else []
+
     def has(self, demo: str, key: str) -> bool:
         """Whether ``data/<demo>/<key>`` exists."""
         return key in self._demo(demo)
@@ -203,6 +208,7 @@ class Dataset:
             next_obs={k: grp["next_obs"][k][()] for k in keys if k in grp["next_obs"]} if "next_obs" in grp else None,
             states=grp["states"][()] if "states" in grp else None,
             infos={k: grp["infos"][k][()] for k in grp["infos"].keys()} if "infos" in grp else {},
+            action_dict={k: grp["action_dict"][k][()] for k in grp["action_dict"].keys()} if "action_dict" in grp else {},
             attrs={k: v for k, v in grp.attrs.items() if k != "num_samples"},
         )
 

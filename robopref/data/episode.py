@@ -15,6 +15,8 @@ class Episode:
     ``obs[k][t]`` is the observation before ``actions[t]``; ``next_obs[k][t]`` the one
     after it. ``states[t]`` is the simulator state before ``actions[t]`` (for replay).
     ``infos`` holds per-step scalars such as ``success``, ``task_reward``, ``pref_score``.
+    ``action_dict`` holds other action streams of the same steps, robomimic's
+    ``action_dict/<key>`` (e.g. ``intended``: what a noisy scripted expert meant to do).
     ``attrs`` are stored as HDF5 attributes of the demo group (e.g. ``seed``).
     """
 
@@ -25,6 +27,7 @@ class Episode:
     next_obs: dict[str, np.ndarray] | None = None
     states: np.ndarray | None = None
     infos: dict[str, np.ndarray] = field(default_factory=dict)
+    action_dict: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:

@@ -11,6 +11,7 @@ robomimic (and robopref) files look like::
         obs/<key>         (T, ...)          state keys and <camera>_image (uint8 HWC)
         next_obs/<key>    (T, ...)          optional
         infos/<key>       (T,)              robopref addition: success, task_reward, pref_score, ...
+        action_dict/<key> (T, A)            optional other action streams (robomimic 0.5), e.g. intended
     mask/<filter_key>     array of demo names (bytes)
 """
 

@@ -75,7 +75,7 @@ def validate_file(f: h5py.File, path: str) -> list[str]:
         if "obs" not in grp or not isinstance(grp["obs"], h5py.Group):
             raise DatasetError(path, "missing required group", demo, "obs")
         extra: dict[str, Any] = {}
-        for sub in ("next_obs", "infos"):
+        for sub in ("next_obs", "infos", "action_dict"):
             if sub in grp:
                 extra.update({f"{sub}/{k}": grp[sub][k] for k in grp[sub].keys()})
         if "states" in grp:

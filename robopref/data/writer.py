@@ -109,6 +109,10 @@ class DatasetWriter:
             infos = grp.create_group("infos")
             for k, v in episode.infos.items():
                 infos.create_dataset(k, data=np.asarray(v))
+        if episode.action_dict:
+            acts = grp.create_group("action_dict")
+            for k, v in episode.action_dict.items():
+                acts.create_dataset(k, data=np.asarray(v, dtype=np.float32))
         self._file[DATA].attrs["total"] = int(self._file[DATA].attrs.get("total", 0)) + T
         self._next += 1
         self._file.flush()
@@ -178,5 +182,6 @@ def _check_episode(ep: Episode, path: str) -> None:
         obs={k: np.asarray(v) for k, v in ep.obs.items()},
         extra={**{f"next_obs/{k}": np.asarray(v) for k, v in (ep.next_obs or {}).items()},
                **{f"infos/{k}": np.asarray(v) for k, v in ep.infos.items()},
+               **{f"action_dict/{k}": np.asarray(v) for k, v in ep.action_dict.items()},
                **({"states": np.asarray(ep.states)} if ep.states is not None else {})},
     )

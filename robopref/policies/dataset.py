@@ -71,10 +71,13 @@ class SequenceDataset(torch.utils.data.Dataset):
         spec: horizon / n_obs_steps / n_action_steps.
         low_dim_keys: observation keys returned as float32 (e.g. ``["state"]``).
         image_keys: camera keys returned as uint8 HWC (e.g. ``["top_image"]``).
+        action_key: the actions to imitate: ``actions`` or ``action_dict/<name>``.
     """
 
-    def __init__(self, dataset: Dataset, demos: Sequence[str], spec: WindowSpec, low_dim_keys: Sequence[str], image_keys: Sequence[str] = ()) -> None:
+    def __init__(self, dataset: Dataset, demos: Sequence[str], spec: WindowSpec, low_dim_keys: Sequence[str], image_keys: Sequence[str] = (),
+                 action_key: str = "actions") -> None:
         self.dataset = dataset
+        self.action_key = action_key
         self.demos = list(demos)
         self.spec = spec
         self.low_dim_keys = list(low_dim_keys)
@@ -97,7 +100,7 @@ class SequenceDataset(torch.utils.data.Dataset):
         """``{demo: {"action": (T, A), key: (T, D)}}`` for the low-dim data, read once per process."""
         if self._low_dim is None:
             self._low_dim = {
-                d: {"action": self.dataset.read(d, "actions").astype(np.float32), **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys}}
+                d: {"action": self.dataset.read(d, self.action_key).astype(np.float32), **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys}}
                 for d in self.demos
             }
         return self._low_dim
@@ -123,9 +126,21 @@ class SequenceDataset(torch.utils.data.Dataset):
         return {"obs": obs, "action": torch.from_numpy(arrays["action"][steps])}
 
 
-def fit_arrays(dataset: Dataset, demos: Sequence[str], low_dim_keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """All actions and low-dim observations of ``demos`` stacked, for fitting normalisers."""
-    out = {"action": np.concatenate([dataset.read(d, "actions") for d in demos]).astype(np.float32)}
+def check_action_key(dataset: Dataset, action_key: str) -> None:
+    """Refuse an ``action_key`` that is not ``actions`` or an ``action_dict/<name>`` every demo has, naming what there is."""
+    if action_key != "actions" and not action_key.startswith("action_dict/"):
+        raise ValueError(f"action_key={action_key!r}: expected 'actions' or 'action_dict/<name>'")
+    missing = [d for d in dataset.demos if not dataset.has(d, action_key)]
+    if missing:
+        demo = missing[0]
+        have = dataset.action_dict_keys(demo)
+        raise ValueError(f"{dataset.path}: action_key={action_key!r} is missing in {len(missing)} demo(s), e.g. {demo}; "
+                         f"its action_dict has {have or 'nothing'} (collect with a noisy scripted expert to record action_dict/intended)")
+
+
+def fit_arrays(dataset: Dataset, demos: Sequence[str], low_dim_keys: Sequence[str], action_key: str = "actions") -> dict[str, np.ndarray]:
+    """All actions (``action_key``) and low-dim observations of ``demos`` stacked, for fitting normalisers."""
+    out = {"action": np.concatenate([dataset.read(d, action_key) for d in demos]).astype(np.float32)}
     for k in low_dim_keys:
         out[k] = np.concatenate([dataset.read(d, f"obs/{k}").reshape(dataset.num_samples(d), -1) for d in demos]).astype(np.float32)
     return out

@@ -29,7 +29,7 @@ from robopref.data import Dataset
 from robopref.data.layout import is_image_key
 from robopref.policies.checkpoint import read_checkpoint, save_checkpoint
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
-from robopref.policies.dataset import SequenceDataset, WindowSpec, fit_arrays, split_demos
+from robopref.policies.dataset import SequenceDataset, WindowSpec, check_action_key, fit_arrays, split_demos
 from robopref.policies.diffusion_policy import DiffusionPolicy
 from robopref.policies.ema import EMAModel
 from robopref.policies.evaluate import evaluate_policy
@@ -57,6 +57,7 @@ class TrainConfig:
     num_workers: int = 0
     max_minutes: Optional[float] = None  # stop after the epoch that passes this wall-clock budget
     max_train_steps: Optional[int] = None  # batches per epoch at most (quick checks, memory benchmarks)
+    action_key: str = "actions"  # or action_dict/<name>, e.g. action_dict/intended (a noisy expert's clean actions)
     seed: int = 0
     progress: bool = True
     torch_threads: Optional[int] = None  # intra-op threads (None: torch's default); 1 is faster on a busy shared CPU
@@ -197,10 +198,12 @@ def train_policy(
     policy_cfg, shapes = resolve_policy_config(policy_cfg, ds)
     spec = WindowSpec(policy_cfg.horizon, policy_cfg.n_obs_steps, policy_cfg.n_action_steps)
     train_demos, val_demos = split_demos(ds.demos, train_cfg.val_ratio, train_cfg.seed)
-    train_data = SequenceDataset(ds, train_demos, spec, policy_cfg.low_dim_keys, policy_cfg.image_keys)
-    val_data = SequenceDataset(ds, val_demos, spec, policy_cfg.low_dim_keys, policy_cfg.image_keys) if val_demos else None
+    check_action_key(ds, train_cfg.action_key)
+    windows = dict(low_dim_keys=policy_cfg.low_dim_keys, image_keys=policy_cfg.image_keys, action_key=train_cfg.action_key)
+    train_data = SequenceDataset(ds, train_demos, spec, **windows)
+    val_data = SequenceDataset(ds, val_demos, spec, **windows) if val_demos else None
 
-    normalizer = Normalizer.fit_arrays(fit_arrays(ds, train_demos, policy_cfg.low_dim_keys))
+    normalizer = Normalizer.fit_arrays(fit_arrays(ds, train_demos, policy_cfg.low_dim_keys, train_cfg.action_key))
     model = DiffusionPolicy(policy_cfg, shapes, normalizer).to(device)
     ema = EMAModel(model, power=policy_cfg.ema_power, max_value=policy_cfg.ema_max_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, betas=(0.95, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay)

@@ -42,17 +42,23 @@ def record_episode(
     episode can be replayed from ``states[0]``). ``dones[t]`` is 1 on the last step of
     a terminated or truncated episode. ``success`` is made sticky as robomimic does
     only where the env says so; here it is stored as reported per step.
+    A policy with an ``intended_action`` attribute (the scripted experts with noise) has
+    it stored each step as ``action_dict["intended"]``.
     ``policy_seed`` (default ``seed``) seeds the policy's own sampling, so one initial
     state (``seed``) can be rolled out several times with different policy noise.
     """
     obs, _ = env.reset(seed=seed)
     policy.reset(seed=seed if policy_seed is None else policy_seed)
     observations, next_observations, actions, rewards, dones, infos, states = [], [], [], [], [], [], []
+    intended: list[np.ndarray] = []
     limit = max_steps if max_steps is not None else np.inf
     t = 0
     while t < limit:
         states.append(_get_state(env))
         action = np.asarray(policy.act(obs), dtype=np.float32)
+        meant = getattr(policy, "intended_action", None)  # a noisy scripted expert's clean action
+        if meant is not None:
+            intended.append(np.asarray(meant, dtype=np.float32))
         nxt, reward, terminated, truncated, info = env.step(action)
         observations.append(obs)
         next_observations.append(nxt)
@@ -73,5 +79,6 @@ def record_episode(
         next_obs=_stack(next_observations) if store_next_obs else None,
         states=np.stack(states) if states[0] is not None else None,
         infos=_scalar_infos(infos),
+        action_dict={"intended": np.stack(intended)} if len(intended) == len(actions) else {},
         attrs={"seed": -1 if seed is None else int(seed), **({} if policy_seed is None else {"policy_seed": int(policy_seed)})},
     )

@@ -37,6 +37,7 @@ class PolicyStageConfig(StageConfig):
     policy: DiffusionPolicyConfig = field(default_factory=DiffusionPolicyConfig)
     env: Any = None  # env group for rollout evaluation (default: the dataset's own env)
     filter_key: Optional[str] = None  # train on mask/<filter_key> only (e.g. better)
+    action_key: str = "actions"  # or action_dict/<name>: action_dict/intended imitates a noisy expert's clean actions (DART)
     epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-3  # conf/policy.yaml and TrainConfig hold the same defaults

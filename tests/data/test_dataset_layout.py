@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import h5py
 import numpy as np
@@ -135,3 +136,26 @@ def test_camera_key_names_the_camera_or_says_there_is_none(tmp_path):
         w.add_episode(make_episode(T=3, image=0))
     with pytest.raises(DatasetError, match=r"s.hdf5: has no obs/<camera>_image frames: for a video"):
         Dataset(state_only).camera_key(purpose="for a video")
+
+
+def test_noisy_expert_episode_stores_its_intended_actions(tmp_path):
+    """record_episode keeps a noisy scripted expert's clean actions as action_dict/intended,
+    next to the executed ones, and they survive the write/read round trip."""
+    from robopref.rollout import record_episode
+    from robopref_envs.push2d import Push2DExpert, make_env
+
+    env = make_env("push", "gripper", image_size=0, num_blocks=1, max_episode_steps=20)
+    ep = record_episode(env, Push2DExpert(env, noise=0.3, seed=0), seed=0)
+    clean = record_episode(env, Push2DExpert(env), seed=0)
+    intended = ep.action_dict["intended"]
+    assert intended.shape == ep.actions.shape and not np.allclose(intended, ep.actions)
+    assert np.allclose(clean.action_dict["intended"], clean.actions)  # no noise: the same
+    path = tmp_path / "d.hdf5"
+    with DatasetWriter(path, env_args=ENV_ARGS, mode="w") as w:
+        w.add_episode(ep)
+        with pytest.raises(DatasetError, match="action_dict/intended"):
+            w.add_episode(replace(make_episode(T=5, seed=0), action_dict={"intended": np.zeros((4, 2), np.float32)}))
+    ds = Dataset(path)
+    assert ds.action_dict_keys("demo_0") == ["intended"]
+    np.testing.assert_array_equal(ds.read("demo_0", "action_dict/intended"), intended)
+    np.testing.assert_array_equal(ds.episode("demo_0").action_dict["intended"], intended)

@@ -71,6 +71,11 @@ def test_replay_from_initial_state_reproduces_observations_and_images():
     report = replay_episode(env, ep, atol=1e-8)
     assert report.ok, report
     assert report.obs_error["corner_image"] == 0
+    # the noisy expert's clean actions ride along: the scripted policy's own action at each recorded state
+    clean = MetaWorldExpert(env)
+    expected = np.stack([clean.act({"state": s}) for s in ep.obs["state"]])
+    np.testing.assert_allclose(ep.action_dict["intended"], expected, atol=1e-6)
+    assert not np.allclose(ep.action_dict["intended"], ep.actions)
     # a different action sequence does not pass the check
     ep.actions[5:] = -ep.actions[5:]
     assert not replay_episode(env, ep, atol=1e-8).ok

@@ -63,3 +63,20 @@ def test_reset_reseeds_the_expert():
 def test_negative_noise_is_refused():
     with pytest.raises(ValueError, match="noise must be >= 0"):
         Push2DExpert(make_env("push", "gripper", image_size=0), noise=-0.1)
+
+
+@pytest.mark.parametrize("control", ["velocity", "position"])
+def test_intended_action_is_the_clean_experts_action(control):
+    """A noisy expert executes a perturbed action but reports the one it meant (DART data):
+    the clean expert's action at the same state, in the env's action space."""
+    env = make_env("push", "short_stick", image_size=0, control=control)
+    obs, _ = env.reset(seed=3)
+    clean = Push2DExpert(env)
+    noisy = Push2DExpert(env, noise=0.5, seed=1)
+    for _ in range(5):
+        executed = noisy.act(obs)
+        meant = clean.act(obs)
+        assert np.allclose(noisy.intended_action, meant) and np.array_equal(clean.intended_action, meant)
+        assert not np.allclose(executed, meant)
+        assert env.action_space.contains(noisy.intended_action)
+        obs, *_ = env.step(executed)

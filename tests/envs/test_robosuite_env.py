@@ -50,6 +50,8 @@ def test_expert_lifts_and_replay_reproduces_observations(lift):
     report = replay_episode(lift, noisy, atol=1e-8)
     assert report.ok, report
     assert report.obs_error["agentview_image"] == 0
+    assert np.allclose(ep.action_dict["intended"], ep.actions)  # no noise: executed = intended
+    assert noisy.action_dict["intended"].shape == noisy.actions.shape and not np.allclose(noisy.action_dict["intended"], noisy.actions)
 
 
 def test_can_expert_places_the_can():

@@ -66,3 +66,29 @@ def test_resume_gives_identical_weights(line_dataset, tmp_path):
     lines_b = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
     assert [m["train_loss"] for m in lines_a] == [m["train_loss"] for m in lines_b]
     assert [m["success_rate"] for m in lines_a] == [m["success_rate"] for m in lines_b]
+
+
+def test_action_key_picks_the_actions_to_imitate(line_dataset, tmp_path):
+    """With action_key=action_dict/<name> the policy learns that stream, not ``actions``; a
+    missing stream is refused with the file, the key and what the demos have."""
+    import pytest
+    from dataclasses import replace
+
+    from robopref.data import DatasetWriter
+
+    src = Dataset(line_dataset)
+    path = tmp_path / "with_intended.hdf5"
+    with DatasetWriter(path, env_args=src.env_args, mode="w") as w:
+        for d in src.demos:  # the "intended" stream pushes left where the executed actions push right
+            ep = src.episode(d)
+            w.add_episode(replace(ep, action_dict={"intended": -np.abs(ep.actions)}))
+    cfg = TrainConfig(epochs=12, batch_size=16, lr=3e-3, lr_warmup_steps=5, eval_every=0, progress=False, seed=0, action_key="action_dict/intended")
+    summary = train_policy(tiny_config(), cfg, str(path), tmp_path / "run")
+    policy = load_policy(summary["last"], device="cpu")
+    policy.reset(seed=0)
+    out = np.stack([policy.act({"state": s}) for s in src.read("demo_0", "obs/state")])
+    assert out.mean() < -0.5
+    with pytest.raises(ValueError, match=r"line.hdf5: action_key='action_dict/intended' is missing in 6 demo\(s\), e.g. demo_0; its action_dict has nothing"):
+        train_policy(tiny_config(), cfg, str(line_dataset), tmp_path / "bad")
+    with pytest.raises(ValueError, match="action_key='obs/state': expected 'actions' or 'action_dict/<name>'"):
+        train_policy(tiny_config(), replace(cfg, action_key="obs/state"), str(line_dataset), tmp_path / "bad2")

@@ -44,6 +44,7 @@ class MetaWorldExpert:
             raise ValueError(f"Meta-World expert noise must be in [0, 1] (1 = random policy), got {noise}")
         self.noise = float(noise)
         self.rng = np.random.default_rng(seed)
+        self.intended_action: np.ndarray | None = None
 
     def reset(self, seed: int | None = None) -> None:
         if seed is not None:
@@ -54,6 +55,7 @@ class MetaWorldExpert:
         # handle x by 5 cm), which would corrupt the observation the rollout records
         state = np.array(obs["state"], dtype=np.float64, copy=True)
         action = np.asarray(self.policy.get_action(state), dtype=np.float64)
+        self.intended_action = np.clip(action, -1.0, 1.0).astype(np.float32)  # before the noise (DART data)
         if self.noise > 0:
             if self.rng.random() < self.noise:
                 action = self.rng.uniform(-1.0, 1.0, size=action.shape)

@@ -8,7 +8,9 @@ the robot around the other blocks (and, when aligned in ``avoid``, around the zo
 ``noise`` adds Gaussian noise (std ``noise``) to every action and, now and then,
 random detours of a few steps (rate grows with ``noise``), which gives rollouts a
 spread of quality: some aligned episodes cross the zone, some fail. A robot that stays
-jammed for a few steps backs off (at any noise).
+jammed for a few steps backs off (at any noise). ``intended_action`` is the action the
+expert meant before that noise: recorded next to the executed one, it gives imitation
+learning the expert's corrections from the perturbed states (DART, Laskey et al. 2017).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class Push2DExpert:
         self.last_pose = np.full(3, np.inf)
         self.still_steps = 0
         self.escape = HeldAction()
+        self.intended_action: np.ndarray | None = None
 
     # Which block, and where to.
 
@@ -161,10 +164,13 @@ class Push2DExpert:
         if np.abs(action).max() > STILL_ACTION:
             escape = self._escape()
             action = escape if escape is not None else action
+        intended = np.clip(action, -1.0, 1.0)
         if self.noise > 0:
             detour = self._detour()
             action = (detour if detour is not None else action) + self.rng.normal(0.0, self.noise, action.shape)
         action = np.clip(action, -1.0, 1.0)
         if self.env.control == "position":
             action = velocity_to_position(action, self.world.robot_position)
+            intended = velocity_to_position(intended, self.world.robot_position)
+        self.intended_action = intended.astype(np.float32)
         return action.astype(np.float32)

@@ -51,6 +51,7 @@ class PickPlaceExpert:
         self.pause_left = 0
         self.grasp_point: np.ndarray | None = None
         self.target_rot: Rotation | None = None
+        self.intended_action: np.ndarray | None = None  # the last action before noise and pauses
 
     def _goto(self, phase: str) -> None:
         self.phase, self.phase_steps = phase, 0
@@ -111,6 +112,7 @@ class PickPlaceExpert:
         action[:3] = POS_GAIN * (goal - eef) / POS_SCALE
         action[3:6] = (self.target_rot * rot.inv()).as_rotvec() / ORI_SCALE
         action[6] = grip
+        self.intended_action = np.clip(action, -1.0, 1.0).astype(np.float32)  # before the noise (DART data)
         if self.noise > 0:
             if self.pause_left == 0 and self.rng.random() < PAUSE_RATE * self.noise:
                 self.pause_left = int(self.rng.integers(3, 11))
