@@ -11,7 +11,7 @@ arrays with one array per trajectory (the blocks of one trajectory share its T_i
   jitters, not which way. Two trajectories with the same noise level have independent
   signed deltas, far apart in a time-aligned distance (about √2 × the noise), but
   similar absolute ones. In place of ``action_deltas`` it transferred 0.3 points worse to
-  1.9 better with entropic GW on the benchmark pairs, but made the quantized solver fall
+  1.9 better with entropic GW on the benchmark pairs (better on 15 of 18), but made the quantized solver fall
   into mirror matchings (docs/benchmarks-transfer.md, session 5), so it is not the default;
 - ``state_action``: observations and action as one block (the original recipe).
 

@@ -27,8 +27,8 @@ with weight = confidence, as PEARL does. ``hard`` (the default) trains on the si
 neighbourhood of source pairs, so ẑ is shrunk toward 0.5 by the plan's spread, not only
 by real doubt; a Bradley–Terry fit to ẑ is then asked for small return gaps even where the
 transferred side is right. Hard labels keep the side and use the margin only as a weight:
-on push2d gripper → short stick RRL on them reached 97–102 % of RRL on oracle labels,
-against 85–93 % on the soft ẑ (docs/benchmarks-transfer.md, session 5).
+on push2d gripper → short stick RRL on them reached 97–104 % of RRL on oracle labels,
+against 83–98 % on the soft ẑ (docs/benchmarks-transfer.md, session 5).
 """
 
 from __future__ import annotations
