@@ -78,3 +78,19 @@ def test_sweep_runs_each_job(tmp_path):
     assert out.returncode == 0, out.stderr
     summaries = sorted((tmp_path / "multirun").rglob("summary.json"))
     assert len(summaries) == 2
+
+
+def test_collect_label_with_expert_records_dagger_labels(tmp_path):
+    """A non-expert policy drives; the clean scripted expert's action at each visited state
+    is stored as action_dict/intended (DAgger data), the executed actions stay as they were."""
+    out = robopref("collect", *LINE, "policy=random", "label_with=expert", "episodes=2", "videos=0", "seed=1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    ds = Dataset(next((tmp_path / "outputs" / "collect").iterdir()) / "dataset.hdf5")
+    for demo in ds.demos:
+        executed, intended = ds.read(demo, "actions"), ds.read(demo, "action_dict/intended")
+        assert intended.shape == executed.shape and (intended == 1.0).all()  # LineEnv's expert always pushes right
+        assert not (executed == 1.0).all()
+    out = robopref("collect", *LINE, "label_with=expert", "episodes=1", cwd=tmp_path)
+    assert out.returncode != 0 and "label_with=expert labels a learned (or random) policy's states" in out.stderr
+    out = robopref("collect", *LINE, "policy=random", "label_with=person", "episodes=1", cwd=tmp_path)
+    assert out.returncode != 0 and "label_with='person': expected null or 'expert'" in out.stderr

@@ -29,6 +29,7 @@ from robopref.data.writer import DatasetWriter
 from robopref.eval.policies import PolicySpec, build_policy
 from robopref.eval.runner import episode_seed
 from robopref.rollout.factory import env_args_of, make_env
+from robopref.rollout.dagger import ExpertLabelled
 from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
 from robopref.rollout.record import record_episode
 from robopref.utils.rundir import run_dir
@@ -48,6 +49,7 @@ class CollectConfig(StageConfig):
     mixed_noise: list = field(default_factory=lambda: list(DEFAULT_MIXED_NOISE))  # levels for quality=mixed
     operator_noise: dict = field(default_factory=lambda: dict(DEFAULT_OPERATOR_NOISE))  # tiers for quality=mh
     aligned: bool = True  # False: the expert succeeds but ignores the person's preference
+    label_with: Optional[str] = None  # expert: the clean scripted expert labels every state the policy visits (DAgger; action_dict/intended)
     episodes: int = 20
     repeats: int = 1  # roll each initial state out this many times (policy sampling reseeded): same-start comparisons
     max_steps: Optional[int] = None  # cap on steps per episode (default: the env's limit)
@@ -120,6 +122,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     quality = Quality(cfg.quality)
     if spec.kind != "expert" and quality is not Quality.expert:
         raise ValueError(f"quality={quality.value} varies the scripted expert's noise; it needs policy=expert, not policy={spec.name}")
+    if cfg.label_with not in (None, "expert"):
+        raise ValueError(f"label_with={cfg.label_with!r}: expected null or 'expert'")
+    if cfg.label_with and spec.kind == "expert":
+        raise ValueError("label_with=expert labels a learned (or random) policy's states; with policy=expert the noisy expert already records action_dict/intended")
     episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
     env = make_env(cfg.env)
@@ -133,6 +139,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         for i, plan in enumerate(tqdm(plans, desc=f"collect {cfg.env.get('name', '')}", unit="ep")):
             if plan not in policies:  # one expert per noise level; record_episode reseeds it per episode
                 policies[plan] = build_policy(replace(spec, noise=plan.noise), cfg.env, env, seed=cfg.seed)
+                if cfg.label_with:
+                    labeller = build_policy(PolicySpec("expert", aligned=cfg.aligned), cfg.env, env, seed=cfg.seed)
+                    policies[plan] = ExpertLabelled(policies[plan], labeller)
             env_seed, policy_seed = episode_seeds(cfg.seed, i, cfg.repeats)
             ep = record_episode(env, policies[plan], seed=env_seed, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs, policy_seed=policy_seed)
             ep.attrs["noise"] = plan.noise
