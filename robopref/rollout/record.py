@@ -42,8 +42,9 @@ def record_episode(
     episode can be replayed from ``states[0]``). ``dones[t]`` is 1 on the last step of
     a terminated or truncated episode. ``success`` is made sticky as robomimic does
     only where the env says so; here it is stored as reported per step.
-    A policy with an ``intended_action`` attribute (the scripted experts with noise) has
-    it stored each step as ``action_dict["intended"]``.
+    A policy with an ``intended_action`` attribute (the scripted experts: the action
+    before their noise; :class:`robopref.rollout.dagger.ExpertLabelled`: the expert's
+    label) has it stored each step as ``action_dict["intended"]``.
     ``policy_seed`` (default ``seed``) seeds the policy's own sampling, so one initial
     state (``seed``) can be rolled out several times with different policy noise.
     """
@@ -56,7 +57,7 @@ def record_episode(
     while t < limit:
         states.append(_get_state(env))
         action = np.asarray(policy.act(obs), dtype=np.float32)
-        meant = getattr(policy, "intended_action", None)  # a noisy scripted expert's clean action
+        meant = getattr(policy, "intended_action", None)  # a noisy expert's clean action, or a DAgger label
         if meant is not None:
             intended.append(np.asarray(meant, dtype=np.float32))
         nxt, reward, terminated, truncated, info = env.step(action)

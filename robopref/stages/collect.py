@@ -28,8 +28,8 @@ from robopref.data.video import write_video
 from robopref.data.writer import DatasetWriter
 from robopref.eval.policies import PolicySpec, build_policy
 from robopref.eval.runner import episode_seed
-from robopref.rollout.factory import env_args_of, make_env
 from robopref.rollout.dagger import ExpertLabelled
+from robopref.rollout.factory import env_args_of, make_env
 from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
 from robopref.rollout.record import record_episode
 from robopref.utils.rundir import run_dir
