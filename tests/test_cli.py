@@ -90,7 +90,13 @@ def test_collect_label_with_expert_records_dagger_labels(tmp_path):
         executed, intended = ds.read(demo, "actions"), ds.read(demo, "action_dict/intended")
         assert intended.shape == executed.shape and (intended == 1.0).all()  # LineEnv's expert always pushes right
         assert not (executed == 1.0).all()
+    out = robopref("collect", *LINE, "policy=random", "label_with=expert", "dagger_beta=1.0", "episodes=1", "videos=0", "output=beta1.hdf5", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr  # beta = 1: the expert drives too
+    beta1 = Dataset(next(p for p in (tmp_path / "outputs" / "collect").rglob("beta1.hdf5")))
+    assert (beta1.read("demo_0", "actions") == 1.0).all()
     out = robopref("collect", *LINE, "label_with=expert", "episodes=1", cwd=tmp_path)
     assert out.returncode != 0 and "label_with=expert labels a learned (or random) policy's states" in out.stderr
     out = robopref("collect", *LINE, "policy=random", "label_with=person", "episodes=1", cwd=tmp_path)
     assert out.returncode != 0 and "label_with='person': expected null or 'expert'" in out.stderr
+    out = robopref("collect", *LINE, "policy=random", "label_with=expert", "dagger_beta=1.5", "episodes=1", cwd=tmp_path)
+    assert out.returncode != 0 and "dagger_beta=1.5: expected a probability in [0, 1]" in out.stderr

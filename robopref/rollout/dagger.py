@@ -7,6 +7,11 @@ visited state, what it would do gives exactly those examples. :class:`ExpertLabe
 executes the policy's actions and exposes the expert's as ``intended_action``, which
 :func:`robopref.rollout.record.record_episode` stores as ``action_dict/intended``; train
 on it with ``robopref policy action_key=action_dict/intended``.
+
+``beta`` is DAgger's mixing: each step the expert's own action is executed with
+probability β instead of the policy's. Scripted experts that plan over several steps
+(turn the stick, then push) only ever label the first step of their plan when the
+policy always drives; some expert steps let their plans progress.
 """
 
 from __future__ import annotations
@@ -25,15 +30,20 @@ class ExpertLabelled:
     (before the env steps), so scripted experts that keep a plan follow the visited states.
     """
 
-    def __init__(self, policy: RolloutPolicy, expert: RolloutPolicy) -> None:
-        self.policy, self.expert = policy, expert
+    def __init__(self, policy: RolloutPolicy, expert: RolloutPolicy, beta: float = 0.0, seed: int | None = None) -> None:
+        if not 0.0 <= beta <= 1.0:
+            raise ValueError(f"DAgger beta={beta}: expected a probability in [0, 1]")
+        self.policy, self.expert, self.beta = policy, expert, float(beta)
+        self.rng = np.random.default_rng(seed)
         self.intended_action: np.ndarray | None = None
 
     def reset(self, seed: int | None = None) -> None:
         self.policy.reset(seed)
         self.expert.reset(seed)
+        self.rng = np.random.default_rng(seed)
         self.intended_action = None
 
     def act(self, obs: Mapping[str, Any]) -> np.ndarray:
         self.intended_action = np.asarray(self.expert.act(obs), dtype=np.float32)
-        return self.policy.act(obs)
+        action = self.policy.act(obs)  # always asked, so a policy with an action queue stays in step
+        return self.intended_action.copy() if self.beta > 0 and self.rng.random() < self.beta else action

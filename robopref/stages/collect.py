@@ -50,6 +50,7 @@ class CollectConfig(StageConfig):
     operator_noise: dict = field(default_factory=lambda: dict(DEFAULT_OPERATOR_NOISE))  # tiers for quality=mh
     aligned: bool = True  # False: the expert succeeds but ignores the person's preference
     label_with: Optional[str] = None  # expert: the clean scripted expert labels every state the policy visits (DAgger; action_dict/intended)
+    dagger_beta: float = 0.0  # with label_with: chance per step that the expert's action is executed instead of the policy's
     episodes: int = 20
     repeats: int = 1  # roll each initial state out this many times (policy sampling reseeded): same-start comparisons
     max_steps: Optional[int] = None  # cap on steps per episode (default: the env's limit)
@@ -124,6 +125,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"quality={quality.value} varies the scripted expert's noise; it needs policy=expert, not policy={spec.name}")
     if cfg.label_with not in (None, "expert"):
         raise ValueError(f"label_with={cfg.label_with!r}: expected null or 'expert'")
+    if not 0.0 <= cfg.dagger_beta <= 1.0:
+        raise ValueError(f"dagger_beta={cfg.dagger_beta}: expected a probability in [0, 1]")
     if cfg.label_with and spec.kind == "expert":
         raise ValueError("label_with=expert labels a learned (or random) policy's states; with policy=expert the noisy expert already records action_dict/intended")
     episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
@@ -141,7 +144,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 policies[plan] = build_policy(replace(spec, noise=plan.noise), cfg.env, env, seed=cfg.seed)
                 if cfg.label_with:
                     labeller = build_policy(PolicySpec("expert", aligned=cfg.aligned), cfg.env, env, seed=cfg.seed)
-                    policies[plan] = ExpertLabelled(policies[plan], labeller)
+                    policies[plan] = ExpertLabelled(policies[plan], labeller, beta=cfg.dagger_beta, seed=cfg.seed)
             env_seed, policy_seed = episode_seeds(cfg.seed, i, cfg.repeats)
             ep = record_episode(env, policies[plan], seed=env_seed, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs, policy_seed=policy_seed)
             ep.attrs["noise"] = plan.noise
