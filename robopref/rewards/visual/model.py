@@ -90,10 +90,7 @@ class VisualRewardModel:
             padded[i, :n] = feats[offsets[i] : offsets[i] + n]
             mask[i, :n] = 1.0 / n
         if self.settings.get("reference_mode", "best") == "mean":
-            # every (reference, rollout) pair in one batched Sinkhorn, reference-major
-            R, B = len(self.references), len(lengths)
-            refs = self.references.repeat_interleave(B, dim=0)
-            r = self._matched_cost(padded.repeat(R, 1, 1), mask.repeat(R, 1), refs).view(R, B, T).mean(0)
+            r = torch.stack([self._matched_cost(padded, mask, ref.expand(len(lengths), -1, -1)) for ref in self.references]).mean(0)
         else:
             r = self._matched_cost(padded, mask, self.references[self.best_references(padded, lengths)])
         if self.settings.get("per_frame_scale", True):
