@@ -108,6 +108,7 @@ def read_sequences(
             read[name].append(spec.raw(window))
     if "action_deltas" in names or "abs_action_deltas" in names:
         read["action_deltas"] = action_deltas(read["actions"])
+    if "abs_action_deltas" in names:
         read["abs_action_deltas"] = [np.abs(d) for d in read["action_deltas"]]
     return TaskSequences({name: read[name] for name in names})
 
