@@ -9,7 +9,11 @@ use too (docs/benchmarks-alignment.md). Here both chunks of a pair start from on
    simulator ``states`` and observation history);
 2. the policy samples ``candidates`` chunks there, in one batch;
 3. for each chunk the simulator is put back in that state (``set_state``), runs the
-   chunk's executed actions and then the policy itself for ``lookahead`` more steps;
+   chunk's executed actions and then the policy itself for ``lookahead`` more steps, or,
+   with ``lookahead=None``, until the episode ends (success or the env's time limit
+   counted from the state's step): the learned return-to-go, the quantity a reward
+   trained on whole-episode preferences ranks (a short lookahead cannot tell a chunk
+   that stalls safely from one that sets up progress);
 4. the learned reward scores each continuation (Σ r, or μ − κσ per step for a Gaussian
    reward); the best chunk is paired with the worst;
 5. the pairs whose score gap is in the lowest ``drop_quantile`` are dropped (the reward
@@ -22,7 +26,7 @@ rollouts recorded with their states (``robopref collect`` records them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +45,7 @@ class SampledPairsConfig:
 
     states: int = 400
     candidates: int = 8
-    lookahead: int = 16  # policy steps simulated after the chunk's own actions
+    lookahead: Optional[int] = 16  # policy steps simulated after the chunk's own actions; None: to the episode's end
     drop_quantile: float = 0.25
 
 
@@ -66,6 +70,15 @@ def reward_features(reward: TrajectoryRewardModel, observations: list[Mapping[st
     return spec.transform(spec.raw({**arrays, "actions": np.asarray(actions)}))
 
 
+def episode_horizon(env: Any) -> int:
+    """The env's time limit in steps (``samples.lookahead=null`` simulates up to it)."""
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    if not limit:
+        raise ValueError("samples.lookahead=null simulates to the end of the episode, but the env has no time limit "
+                         "(spec.max_episode_steps); set samples.lookahead to a number of steps")
+    return int(limit)
+
+
 def continuation_score(env: Any, rollout: DiffusionRolloutPolicy, reward: TrajectoryRewardModel, state: np.ndarray, history: list[dict[str, np.ndarray]],
                        executed: np.ndarray, lookahead: int, kappa: float | None, seed: int) -> float:
     """Learned return of executing ``executed`` from simulator ``state`` (current observation
@@ -88,8 +101,9 @@ def continuation_score(env: Any, rollout: DiffusionRolloutPolicy, reward: Trajec
 def sample_state_pairs(model: DiffusionPolicy, reward: TrajectoryRewardModel, env: Any, pool: DatasetPool, datasets: Sequence[str], reader: ChunkReader,
                        cfg: SampledPairsConfig, rng: np.random.Generator, kappa: float | None = None, progress: bool = True) -> ChunkPairs:
     """DPO chunk pairs (best vs worst of ``cfg.candidates`` sampled chunks at each of ``cfg.states`` states); see the module doc."""
-    if cfg.candidates < 2 or cfg.states < 1 or cfg.lookahead < 0 or not 0 <= cfg.drop_quantile < 1:
-        raise ValueError(f"samples: need candidates >= 2, states >= 1, lookahead >= 0 and 0 <= drop_quantile < 1; got {cfg}")
+    if cfg.candidates < 2 or cfg.states < 1 or (cfg.lookahead is not None and cfg.lookahead < 0) or not 0 <= cfg.drop_quantile < 1:
+        raise ValueError(f"samples: need candidates >= 2, states >= 1, lookahead >= 0 (or null) and 0 <= drop_quantile < 1; got {cfg}")
+    horizon = episode_horizon(env) if cfg.lookahead is None else None
     rollout = DiffusionRolloutPolicy(model, seed=int(rng.integers(2**31)))
     points = start_points(pool, datasets, rollout.n_action_steps)
     picks = rng.choice(len(points), size=cfg.states, replace=cfg.states > len(points))
@@ -104,7 +118,8 @@ def sample_state_pairs(model: DiffusionPolicy, reward: TrajectoryRewardModel, en
         history = [{k: v[t].numpy() for k, v in window["obs"].items()} for t in range(rollout.n_obs_steps)]
         state = pool.get(d).read(demo, "states", step, step + 1)[0]
         seed = int(rng.integers(2**31))  # one continuation noise for every candidate: they differ by their chunk only
-        scores = np.array([continuation_score(env, rollout, reward, state, history, c[start : start + n_exec], cfg.lookahead, kappa, seed) for c in chunks])
+        lookahead = cfg.lookahead if horizon is None else max(horizon - step - n_exec, 0)
+        scores = np.array([continuation_score(env, rollout, reward, state, history, c[start : start + n_exec], lookahead, kappa, seed) for c in chunks])
         best, worst = int(np.argmax(scores)), int(np.argmin(scores))
         obs_rows.append(window["obs"])
         wins.append(chunks[best])

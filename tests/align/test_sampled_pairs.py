@@ -54,3 +54,39 @@ def test_drop_quantile_keeps_the_clearest_pairs(line_dataset):
 def test_bad_sampling_settings_are_refused(line_dataset):
     with pytest.raises(ValueError, match="candidates >= 2"):
         _pairs(line_dataset, SampledPairsConfig(states=4, candidates=1))
+
+
+def test_lookahead_null_simulates_to_the_time_limit(line_dataset, monkeypatch):
+    """``lookahead=None`` scores the learned return-to-go: each continuation runs the rest
+    of the episode after the chunk, the env's time limit counted from the state's step."""
+    import gymnasium as gym
+
+    import robopref.align.sampled_pairs as sp
+
+    asked: list[int] = []
+    real = sp.continuation_score
+
+    def spy(env, rollout, reward, state, history, executed, lookahead, kappa, seed):
+        asked.append(lookahead)
+        return real(env, rollout, reward, state, history, executed, lookahead, kappa, seed)
+
+    monkeypatch.setattr(sp, "continuation_score", spy)
+    steps: list[int] = []
+    real_points = sp.start_points
+    monkeypatch.setattr(sp, "start_points", lambda *a: [p for p in real_points(*a) if not steps.append(p[2])])
+    policy = make_policy(seed=3)
+    pool = DatasetPool()
+    reader = ChunkReader(pool, WindowSpec(policy.cfg.horizon, policy.cfg.n_obs_steps, policy.cfg.n_action_steps), ["state"])
+    env = LineEnv(image_size=0)
+    env.spec = gym.envs.registration.EnvSpec("robopref-test/Line-v0", max_episode_steps=30)
+    env.reset(seed=0)
+    cfg = SampledPairsConfig(states=5, candidates=2, lookahead=None, drop_quantile=0.0)
+    sample_state_pairs(policy, RightwardReward(), env, pool, [str(line_dataset)], reader, cfg, np.random.default_rng(0), progress=False)
+    n_exec = policy.cfg.n_action_steps
+    assert len(asked) == 10 and all(0 <= a <= 30 - n_exec for a in asked)
+    assert set(asked) <= {max(30 - s - n_exec, 0) for s in steps}
+
+
+def test_lookahead_null_needs_a_time_limit(line_dataset):
+    with pytest.raises(ValueError, match="no time limit"):
+        _pairs(line_dataset, SampledPairsConfig(states=2, candidates=2, lookahead=None))
