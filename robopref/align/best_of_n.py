@@ -59,11 +59,15 @@ class BestOfNPolicy:
         self._queue.clear()
 
     def sample(self, history: list[Mapping[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        """``n`` chunks for one observation history, sampled as one batch."""
-        obs = {k: np.repeat(np.stack([np.asarray(o[k]) for o in history])[None], self.n, axis=0) for k in self.base.keys}
-        tensors = {k: torch.from_numpy(v) for k, v in obs.items()}
-        chunks = self.base.model.predict_action(tensors, generator=self.base.generator).cpu().numpy()
-        return obs, chunks
+        """``n`` chunks for one observation history, sampled as one batch.
+
+        The history is encoded once and its conditioning shared by the ``n`` chunks
+        (``predict_action(num_samples=n)``); the scorer still gets it once per chunk.
+        """
+        single = {k: np.stack([np.asarray(o[k]) for o in history])[None] for k in self.base.keys}
+        tensors = {k: torch.from_numpy(v) for k, v in single.items()}
+        chunks = self.base.model.predict_action(tensors, generator=self.base.generator, num_samples=self.n).cpu().numpy()
+        return {k: np.repeat(v, self.n, axis=0) for k, v in single.items()}, chunks
 
     def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """The next action; when the queue is empty, sample n chunks and queue the best."""
