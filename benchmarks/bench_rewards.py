@@ -50,6 +50,19 @@ NOISE_VARIANTS = {  # RewardConfig overrides of the label-noise runs
     "bt_trust_k5_wd1e-2": {"trust": TrustFilterConfig(enabled=True, warmup=5), "ensemble": 5, "weight_decay": 1e-2},
     "bt_trust_k5_wd2e-2": {"trust": TrustFilterConfig(enabled=True, warmup=5), "ensemble": 5, "weight_decay": 2e-2},
 }
+# Session 6 (2026-11-24): changes to bt_trust_k5_wd2e-2 (robust losses, co-teaching, early judges, pseudo-labels, RRL λ)
+_K5 = NOISE_VARIANTS["bt_trust_k5_wd2e-2"]
+NOISE_VARIANTS.update({f"bt_trust_k5_wd2e-2_{suffix}": {**_K5, **over} for suffix, over in {
+    "gce5": {"gce_q": 0.5}, "gce8": {"gce_q": 0.8},  # generalised cross-entropy (judges and final fit)
+    "boot2": {"self_target": 0.2},  # soft bootstrapping
+    "peer": {"trust": TrustFilterConfig(enabled=True, warmup=5, peer_select=True)},  # co-teaching after the cleaning rounds
+    "peer_r0": {"trust": TrustFilterConfig(enabled=True, warmup=5, rounds=0, peer_select=True)},  # co-teaching instead of them
+    "re5": {"trust": TrustFilterConfig(enabled=True, warmup=5, round_epochs=5)},  # early-stopped judges
+    "re8": {"trust": TrustFilterConfig(enabled=True, warmup=5, round_epochs=8)},
+    "ps1000": {"pseudo_pairs": 1000},  # SURF pseudo-labels, threshold 0.95
+    "ps2000_t9": {"pseudo_pairs": 2000, "pseudo_threshold": 0.9},
+    "rrl_kl1": {"kind": "rrl", "kl_weight": 1.0}, "rrl_kl01": {"kind": "rrl", "kl_weight": 0.01},  # RRL + cleaning rounds, λ tuned
+}.items()})
 
 
 def task_dataset(task: str, episodes: int) -> tuple[str, str]:

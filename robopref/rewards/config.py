@@ -32,6 +32,7 @@ class TrustFilterConfig:
     round_flip: float = 3.0  # nats: flip a label whose loss under a round's model exceeds this (P < 0.05)
     round_drop: float = 0.693  # nats (ln 2: the round's model prefers the other answer)
     round_flip_prob: float = 0.2  # the rounds' models assume this label-flip chance (RewardConfig.flip_prob)
+    peer_select: bool = False  # co-teaching: each member keeps/flips by the other members' loss, not the ensemble's (one member: its own); no gain on push2d, docs/benchmarks.md
 
     def __post_init__(self) -> None:
         if self.warmup < 0:
@@ -67,7 +68,15 @@ class RewardConfig:
     bootstrap: bool = False  # Poisson(1) resampling per member; off: members differ by init only (PEBBLE), more accurate on few labels
     label_smoothing: float = 0.0
     flip_prob: float = 0.0  # assumed chance a label is wrong: P(label) = ε + (1 − 2ε) P_BT, bounds each wrong label's loss by −log ε
+    gce_q: float = 0.0  # generalised cross-entropy exponent q in (0, 1] instead of the cross-entropy (0: off; losses.soft_bt_loss); lower accuracy on push2d, docs/benchmarks.md
+    self_target: float = 0.0  # soft bootstrapping: target (1 − b) y + b P_model, b in [0, 1) (0: off; losses.soft_bt_loss)
     trust: TrustFilterConfig = field(default_factory=TrustFilterConfig)
+    # SURF-style pseudo-labels (Park et al. 2022): each epoch from ``pseudo_warmup`` on, this many
+    # random new pairs of the labelled segments, labelled by the model where it is sure (0: off; no gain on noisy push2d labels)
+    pseudo_pairs: int = 0
+    pseudo_threshold: float = 0.95
+    pseudo_weight: float = 1.0
+    pseudo_warmup: int = 5
     kl_weight: float = 0.1  # RRL's λ; PEARL's value is not public
     logvar_min: float = -8.0
     logvar_max: float = 4.0
@@ -84,6 +93,13 @@ class RewardConfig:
             raise ValueError(f"label_smoothing={self.label_smoothing}: expected in [0, 1)")
         if not 0.0 <= self.flip_prob < 0.5:
             raise ValueError(f"flip_prob={self.flip_prob}: expected in [0, 0.5)")
+        if not 0.0 <= self.gce_q <= 1.0:
+            raise ValueError(f"gce_q={self.gce_q}: expected in [0, 1] (0: cross-entropy)")
+        if not 0.0 <= self.self_target < 1.0:
+            raise ValueError(f"self_target={self.self_target}: expected in [0, 1) (0: off)")
+        if self.pseudo_pairs < 0 or self.pseudo_warmup < 0 or not 0.5 < self.pseudo_threshold <= 1.0 or self.pseudo_weight < 0.0:
+            raise ValueError(f"pseudo_pairs={self.pseudo_pairs}, pseudo_warmup={self.pseudo_warmup}, pseudo_threshold={self.pseudo_threshold}, "
+                             f"pseudo_weight={self.pseudo_weight}: expected pairs, warmup, weight >= 0 and threshold in (0.5, 1]")
         if not self.weight_decay >= 0.0:
             raise ValueError(f"weight_decay={self.weight_decay}: expected >= 0")
         if not 0.0 <= self.val_fraction < 1.0:

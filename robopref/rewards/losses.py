@@ -24,17 +24,35 @@ def smooth_labels(y: torch.Tensor, smoothing: float) -> torch.Tensor:
     return y * (1.0 - smoothing) + 0.5 * smoothing
 
 
-def soft_bt_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None, reduce: bool = True, flip_prob: float = 0.0) -> torch.Tensor:
+def soft_bt_loss(
+    logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None, reduce: bool = True, flip_prob: float = 0.0,
+    gce_q: float = 0.0, self_target: float = 0.0,
+) -> torch.Tensor:
     """Cross-entropy −[y log p + (1 − y) log(1 − p)], p = σ(logits); weighted mean over
     the last axis' batch when ``reduce`` (weights = label confidences). With
     ``flip_prob`` ε > 0 the label is modelled as flipped with probability ε:
     p = ε + (1 − 2ε) σ(logits) (forward noise correction), so a confidently
-    contradicted label costs at most −log ε."""
+    contradicted label costs at most −log ε.
+
+    Two noise-robust replacements of the cross-entropy (0 = off for both):
+    ``gce_q`` q ∈ (0, 1] is the generalised cross-entropy (Zhang & Sabuncu 2018),
+    [1 − y p^q − (1 − y)(1 − p)^q] / q: q → 0 is the cross-entropy, q = 1 the
+    mean absolute error, whose gradient vanishes on confidently contradicted labels.
+    ``self_target`` b ∈ (0, 1) is soft bootstrapping (Reed et al. 2015): the target is
+    (1 − b) y + b p with p not differentiated, so the model's own prediction dilutes a
+    label it disagrees with."""
     y = y.expand_as(logits)
     if flip_prob > 0.0:
         log_eps, log_keep = math.log(flip_prob), math.log1p(-2.0 * flip_prob)
         log_p = torch.logaddexp(torch.full_like(logits, log_eps), log_keep + F.logsigmoid(logits))
         log_q = torch.logaddexp(torch.full_like(logits, log_eps), log_keep + F.logsigmoid(-logits))
+    else:
+        log_p, log_q = F.logsigmoid(logits), F.logsigmoid(-logits)
+    if self_target > 0.0:
+        y = (1.0 - self_target) * y + self_target * log_p.detach().exp()
+    if gce_q > 0.0:
+        per = (1.0 - y * (gce_q * log_p).exp() - (1 - y) * (gce_q * log_q).exp()) / gce_q
+    elif flip_prob > 0.0 or self_target > 0.0:
         per = -(y * log_p + (1 - y) * log_q)
     else:
         per = F.binary_cross_entropy_with_logits(logits, y, reduction="none")

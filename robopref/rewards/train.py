@@ -51,11 +51,11 @@ def batch_loss(model: TrajectoryRewardModel, b: ComparisonTensors, y: torch.Tens
     mu1, lv1 = net(b.x1)
     if lv0 is None:
         r0, r1 = masked_sum(mu0, b.m0), masked_sum(mu1, b.m1)
-        return soft_bt_loss(r0 - r1, y, w, flip_prob=cfg.flip_prob)
+        return soft_bt_loss(r0 - r1, y, w, flip_prob=cfg.flip_prob, gce_q=cfg.gce_q, self_target=cfg.self_target)
     # RRL: reparameterised per-step samples, BT cross-entropy on the sampled returns
     s0 = mu0 + (0.5 * lv0).exp() * torch.randn_like(mu0)
     s1 = mu1 + (0.5 * lv1).exp() * torch.randn_like(mu1)
-    ce = soft_bt_loss(masked_sum(s0, b.m0) - masked_sum(s1, b.m1), y, w, flip_prob=cfg.flip_prob)
+    ce = soft_bt_loss(masked_sum(s0, b.m0) - masked_sum(s1, b.m1), y, w, flip_prob=cfg.flip_prob, gce_q=cfg.gce_q, self_target=cfg.self_target)
     kl = 0.5 * (masked_mean(gaussian_kl_standard(mu0, lv0), b.m0) + masked_mean(gaussian_kl_standard(mu1, lv1), b.m1))
     return ce + cfg.kl_weight * kl
 
@@ -90,6 +90,7 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
         torch.manual_seed(cfg.seed)  # the main fit draws the same batches as without cleaning
     y_used = smooth_labels(y_base, cfg.label_smoothing)
     keep = torch.ones(N)
+    gen = torch.Generator().manual_seed(cfg.seed + 7919)  # pseudo pairs draw from their own stream: the labelled batches stay the same
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, stale = math.inf, None, 0
     bar = tqdm(range(cfg.epochs), desc=f"reward {cfg.kind}", unit="epoch", disable=not progress, leave=False)
@@ -98,7 +99,11 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
             keep, y_used, flipped = trust_filter(model, train, y_base, cfg, epoch)
             hist.flipped.append(flipped)
         hist.kept_fraction.append(float(keep.mean()))
-        total = _run_epoch(model, opt, train, y_used, boot * (train.w * keep).unsqueeze(0), cfg.batch_size)
+        w = boot * (train.w * keep)  # keep: (N,) or (K, N)
+        if cfg.pseudo_pairs > 0 and epoch >= cfg.pseudo_warmup:
+            total = _run_epoch(model, opt, *_with_pseudo_pairs(model, train, y_used, w, cfg, gen), cfg.batch_size)
+        else:
+            total = _run_epoch(model, opt, train, y_used, w, cfg.batch_size)
         hist.train_loss.append(total)
         hist.epochs_run = epoch + 1
         score = hist.train_loss[-1]
@@ -124,7 +129,7 @@ def _train(model: TrajectoryRewardModel, data: ComparisonTensors, progress: bool
 
 def _run_epoch(model: TrajectoryRewardModel, opt: torch.optim.Optimizer, train: ComparisonTensors, y: torch.Tensor, w: torch.Tensor, batch_size: int) -> float:
     """One pass over ``train`` in shuffled minibatches with per-member weights ``w``
-    (K, N); returns the mean training loss (batches with zero weight are skipped)."""
+    (K, N) and labels ``y`` (N,) or per member (K, N); returns the mean training loss (batches with zero weight are skipped)."""
     model.net.train()
     N = len(train)
     perm = torch.randperm(N)
@@ -133,12 +138,32 @@ def _run_epoch(model: TrajectoryRewardModel, opt: torch.optim.Optimizer, train: 
         idx = perm[i : i + batch_size]
         if float(w[:, idx].sum()) == 0.0:
             continue
-        loss = batch_loss(model, train.subset(idx), y[idx], w[:, idx])
+        loss = batch_loss(model, train.subset(idx), y[..., idx], w[:, idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         total += float(loss.detach()) * len(idx)
     return total / N
+
+
+@torch.no_grad()
+def _with_pseudo_pairs(model: TrajectoryRewardModel, train: ComparisonTensors, y: torch.Tensor, w: torch.Tensor, cfg: RewardConfig,
+                       gen: torch.Generator) -> tuple[ComparisonTensors, torch.Tensor, torch.Tensor]:
+    """SURF's pseudo-labelling (Park et al. 2022): ``cfg.pseudo_pairs`` random new pairs of
+    the labelled comparisons' segments, labelled by the ensemble's mean prediction and kept
+    (weight ``cfg.pseudo_weight``) where it is at least ``cfg.pseudo_threshold`` sure.
+    Returns (comparisons, labels, weights) with the pseudo pairs after the labelled ones."""
+    xs, ms = torch.cat([train.x0, train.x1]), torch.cat([train.m0, train.m1])
+    i, j = torch.randint(len(xs), (2, cfg.pseudo_pairs), generator=gen)
+    p = model.member_probs(xs[i], ms[i], xs[j], ms[j]).mean(0)
+    sure = (torch.maximum(p, 1 - p) >= cfg.pseudo_threshold) & (i != j)
+    i, j, yp = i[sure], j[sure], (p[sure] > 0.5).float()
+    ones = torch.ones(len(yp))
+    both = ComparisonTensors(torch.cat([train.x0, xs[i]]), torch.cat([train.m0, ms[i]]), torch.cat([train.x1, xs[j]]),
+                             torch.cat([train.m1, ms[j]]), torch.cat([train.y, yp]), torch.cat([train.w, ones]))
+    K = w.shape[0]
+    y_all = torch.cat([y.expand(K, -1), yp.expand(K, -1)], -1) if y.dim() == 2 else torch.cat([y, yp])
+    return both, y_all, torch.cat([w, cfg.pseudo_weight * ones.expand(K, -1)], -1)
 
 
 def _fit_round(model: TrajectoryRewardModel, train: ComparisonTensors, y: torch.Tensor, w: torch.Tensor, cfg: RewardConfig) -> None:

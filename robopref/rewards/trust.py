@@ -10,7 +10,9 @@ label-cleaning rounds before it (measured in docs/benchmarks.md).
   so their loss on wrong labels stays high; a fresh start each round keeps the
   previous round's memorised labels from carrying over.
 * :func:`trust_filter`, during training: keep comparisons whose loss is below a bound
-  decaying from ``start`` to ``end``, and flip those above ``flip``.
+  decaying from ``start`` to ``end``, and flip those above ``flip``. With
+  ``peer_select`` each ensemble member keeps the comparisons its peers find easy
+  (co-teaching, Han et al. 2018) instead of those the whole ensemble finds easy.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ FitRound = Callable[[TrajectoryRewardModel, torch.Tensor, torch.Tensor], None]  
 def per_comparison_loss(model: TrajectoryRewardModel, data: ComparisonTensors, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the ensemble-mean prediction for each comparison, (N,)."""
     p = model.member_probs(data.x0, data.m0, data.x1, data.m1).mean(0).clamp(1e-6, 1 - 1e-6)
+    return -(y * p.log() + (1 - y) * (1 - p).log())
+
+
+@torch.no_grad()
+def peer_comparison_loss(model: TrajectoryRewardModel, data: ComparisonTensors, y: torch.Tensor) -> torch.Tensor:
+    """(K, N): for member k, the cross-entropy of the other members' mean prediction, so
+    no member judges the labels it has itself memorised (co-teaching). One member: its own."""
+    p = model.member_probs(data.x0, data.m0, data.x1, data.m1)
+    K = p.shape[0]
+    if K > 1:
+        p = (p.sum(0, keepdim=True) - p) / (K - 1)
+    p = p.clamp(1e-6, 1 - 1e-6)
     return -(y * p.log() + (1 - y) * (1 - p).log())
 
 
@@ -62,9 +76,12 @@ def clean_labels(spec: FeatureSpec, train: ComparisonTensors, cfg: RewardConfig,
 
 def trust_filter(model: TrajectoryRewardModel, train: ComparisonTensors, y_base: torch.Tensor, cfg: RewardConfig, epoch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """RIME's sample selection during training, relative to labels ``y_base``: trust
-    low-loss comparisons, flip the very high-loss ones. Returns (keep, labels, flipped)."""
+    low-loss comparisons, flip the very high-loss ones. Returns (keep, labels, flipped):
+    keep and labels are (N,), or (K, N) per member with ``peer_select``; flipped counts
+    comparisons (averaged over members)."""
     t = cfg.trust
     bound = max(t.end, t.start * t.decay ** (epoch - t.warmup))
-    keep, _, flipped = flip_and_keep(per_comparison_loss(model, train, y_base), y_base, bound, t.flip)
+    loss = peer_comparison_loss(model, train, y_base) if t.peer_select else per_comparison_loss(model, train, y_base)
+    keep, _, flipped = flip_and_keep(loss, y_base, bound, t.flip)
     y = smooth_labels(y_base, cfg.label_smoothing)
-    return keep, torch.where(flipped, 1.0 - y, y), int(flipped.sum())
+    return keep, torch.where(flipped, 1.0 - y, y), round(float(flipped.reshape(-1, len(y_base)).sum(1).float().mean()))
