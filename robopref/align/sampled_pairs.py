@@ -47,19 +47,21 @@ class SampledPairsConfig:
     candidates: int = 8
     lookahead: Optional[int] = 16  # policy steps simulated after the chunk's own actions; None: to the episode's end
     drop_quantile: float = 0.25
+    max_step: Optional[int] = None  # only states before this step of their rollout (where a task's way is chosen); None: any
 
 
-def start_points(pool: DatasetPool, datasets: Sequence[str], stride: int) -> list[tuple[str, str, int]]:
-    """(dataset, demo, step) at every ``stride``-th step of every rollout that stores its simulator states."""
+def start_points(pool: DatasetPool, datasets: Sequence[str], stride: int, max_step: int | None = None) -> list[tuple[str, str, int]]:
+    """(dataset, demo, step) at every ``stride``-th step (below ``max_step`` if given) of every
+    rollout that stores its simulator states."""
     out: list[tuple[str, str, int]] = []
     for d in datasets:
         ds = pool.get(d)
         for demo, length in ds.lengths.items():
             if not ds.has(demo, "states"):
                 raise ValueError(f"{d}: data/{demo} has no simulator 'states'; record the rollouts with `robopref collect` in a simulator with get_state")
-            out += [(d, demo, step) for step in range(0, length, stride)]
+            out += [(d, demo, step) for step in range(0, length if max_step is None else min(length, max_step), stride)]
     if not out:
-        raise ValueError(f"no rollout steps to sample chunks at in {list(datasets)}")
+        raise ValueError(f"no rollout steps to sample chunks at in {list(datasets)}" + ("" if max_step is None else f" before samples.max_step={max_step}"))
     return out
 
 
@@ -101,11 +103,12 @@ def continuation_score(env: Any, rollout: DiffusionRolloutPolicy, reward: Trajec
 def sample_state_pairs(model: DiffusionPolicy, reward: TrajectoryRewardModel, env: Any, pool: DatasetPool, datasets: Sequence[str], reader: ChunkReader,
                        cfg: SampledPairsConfig, rng: np.random.Generator, kappa: float | None = None, progress: bool = True) -> ChunkPairs:
     """DPO chunk pairs (best vs worst of ``cfg.candidates`` sampled chunks at each of ``cfg.states`` states); see the module doc."""
-    if cfg.candidates < 2 or cfg.states < 1 or (cfg.lookahead is not None and cfg.lookahead < 0) or not 0 <= cfg.drop_quantile < 1:
-        raise ValueError(f"samples: need candidates >= 2, states >= 1, lookahead >= 0 (or null) and 0 <= drop_quantile < 1; got {cfg}")
+    if (cfg.candidates < 2 or cfg.states < 1 or (cfg.lookahead is not None and cfg.lookahead < 0) or not 0 <= cfg.drop_quantile < 1
+            or (cfg.max_step is not None and cfg.max_step < 1)):
+        raise ValueError(f"samples: need candidates >= 2, states >= 1, lookahead >= 0 (or null), 0 <= drop_quantile < 1 and max_step >= 1 (or null); got {cfg}")
     horizon = episode_horizon(env) if cfg.lookahead is None else None
     rollout = DiffusionRolloutPolicy(model, seed=int(rng.integers(2**31)))
-    points = start_points(pool, datasets, rollout.n_action_steps)
+    points = start_points(pool, datasets, rollout.n_action_steps, cfg.max_step)
     picks = rng.choice(len(points), size=cfg.states, replace=cfg.states > len(points))
     start, n_exec = rollout.n_obs_steps - 1, rollout.n_action_steps
     generator = torch.Generator(device=model.device).manual_seed(int(rng.integers(2**31)))

@@ -90,3 +90,15 @@ def test_lookahead_null_simulates_to_the_time_limit(line_dataset, monkeypatch):
 def test_lookahead_null_needs_a_time_limit(line_dataset):
     with pytest.raises(ValueError, match="no time limit"):
         _pairs(line_dataset, SampledPairsConfig(states=2, candidates=2, lookahead=None))
+
+
+def test_max_step_keeps_only_early_states(line_dataset):
+    from robopref.align.sampled_pairs import start_points
+
+    pool = DatasetPool()
+    every = start_points(pool, [str(line_dataset)], 2)
+    early = start_points(pool, [str(line_dataset)], 2, max_step=4)
+    assert early and all(step < 4 for _, _, step in early)
+    assert early == [p for p in every if p[2] < 4]
+    with pytest.raises(ValueError, match="max_step >= 1"):
+        _pairs(line_dataset, SampledPairsConfig(states=2, candidates=2, max_step=0))
