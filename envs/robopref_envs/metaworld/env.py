@@ -11,7 +11,11 @@ Differences from ``gymnasium.make("Meta-World/MT1", env_name=...)``, and why:
   including the solver warm start, the task's random vector that places objects in the model, the
   frame-stacked previous observation, the step counter) so an episode replays exactly;
 * ``info`` carries ``success`` (bool), ``task_reward`` and ``pref_score`` (both the
-  Meta-World v2 dense reward: B-Pref and PEARL's scripted teachers rank by it).
+  Meta-World v2 dense reward: B-Pref and PEARL's scripted teachers rank by it);
+* ``preference=`` adds a person's rule beyond success (see ``preference``): then
+  ``pref_score`` is the task reward minus ``preference_penalty`` at each step that
+  breaks the rule, and ``info["violation"]`` says whether this step broke it, as in
+  push2d. Without a preference there is no ``violation`` key.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
+from robopref_envs.metaworld.preference import DEFAULT_PENALTY, make_preference
 from robopref_envs.metaworld.render import CameraRenderer, camera_names
 
 ENV_ID = "robopref/MetaWorld-v0"
@@ -66,6 +71,9 @@ class MetaWorldEnv(gym.Env):
         image_size: side of the square frames, in pixels.
         horizon: steps before truncation (Meta-World's standard is 500).
         terminate_on_success: end the episode at the first success.
+        preference: None, or a rule the person adds to the task (``cross_high``,
+            reach-v3 only); see :mod:`robopref_envs.metaworld.preference`.
+        preference_penalty: what each step that breaks the rule costs in ``pref_score``.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 80}
@@ -78,11 +86,14 @@ class MetaWorldEnv(gym.Env):
         horizon: int = 500,
         terminate_on_success: bool = False,
         render_mode: str | None = None,
+        preference: str | None = None,
+        preference_penalty: float = DEFAULT_PENALTY,
     ) -> None:
         from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
         check_task(task)
         self.task = task
+        self.preference = make_preference(preference, task, preference_penalty)
         self.horizon = int(horizon)
         self.terminate_on_success = bool(terminate_on_success)
         self.render_mode = render_mode
@@ -123,6 +134,8 @@ class MetaWorldEnv(gym.Env):
         state, reward, _, truncated, raw = self._sim.step(a)
         success = bool(raw.get("success", 0.0))
         info: dict[str, Any] = {"success": success, "task_reward": float(reward), "pref_score": float(reward)}
+        if self.preference is not None:
+            info.update(self.preference.evaluate(state, reward))
         info.update({k: float(raw[k]) for k in INFO_KEYS if k in raw})
         terminated = self.terminate_on_success and success
         return self._observe(state), float(reward), terminated, bool(truncated), info
@@ -183,7 +196,8 @@ def _register() -> None:
 
 def make_env(task: str = "reach-v3", **kwargs: Any) -> gym.Env:
     """``gymnasium.make`` the task (so ``env.spec`` holds the kwargs that rebuild it);
-    ``kwargs`` are :class:`MetaWorldEnv`'s (camera, image_size, horizon, terminate_on_success)."""
+    ``kwargs`` are :class:`MetaWorldEnv`'s (camera, image_size, horizon, terminate_on_success,
+    preference, preference_penalty)."""
     check_task(task)
     _register()
     camera = kwargs.get("camera")

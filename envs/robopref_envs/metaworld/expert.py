@@ -30,16 +30,30 @@ def expert_policy_for(task: str):
 warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", module="metaworld")
 
 
+class PreferencePolicy:
+    """A preference's aligned scripted policy behind the ``metaworld.policies`` interface."""
+
+    def __init__(self, preference) -> None:
+        self.preference = preference
+
+    def get_action(self, state: np.ndarray) -> np.ndarray:
+        return self.preference.aligned_action(state)
+
+
 class MetaWorldExpert:
     """Meta-World's scripted policy for the env's task, plus seeded Gaussian action noise.
 
-    ``aligned`` is accepted for the common expert signature; Meta-World tasks define no
-    preference beyond success, so it changes nothing here.
+    ``aligned``: when the env has a preference (``make_env(preference=...)``), True gives
+    the preference's scripted expert that keeps the person's rule (e.g. ``cross_high``:
+    over the strip, then to the goal) and False Meta-World's own policy, which does the
+    task and ignores the rule. Without a preference both are Meta-World's policy.
     """
 
     def __init__(self, env: gym.Env, noise: float = 0.0, aligned: bool = True, seed: int | None = None) -> None:
         self.task = env.unwrapped.task
-        self.policy = expert_policy_for(self.task)
+        preference = getattr(env.unwrapped, "preference", None)
+        self.aligned = bool(aligned)
+        self.policy = PreferencePolicy(preference) if (preference is not None and self.aligned) else expert_policy_for(self.task)
         if not 0.0 <= float(noise) <= 1.0:
             raise ValueError(f"Meta-World expert noise must be in [0, 1] (1 = random policy), got {noise}")
         self.noise = float(noise)
