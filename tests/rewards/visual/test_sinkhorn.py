@@ -40,7 +40,7 @@ def test_gradients_through_sinkhorn():
 
 
 def test_inference_path_matches_the_autograd_path():
-    # without autograd the solver reuses one buffer in place; it must give the same plans
+    # without autograd the solver updates its iterates in place; it must give the same plans
     g = torch.Generator().manual_seed(3)
     C = torch.rand(4, 9, 6, generator=g, dtype=torch.float64)
     for eps, method in ((0.05, "kernel"), (0.01, "log")):
