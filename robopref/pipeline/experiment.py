@@ -74,6 +74,10 @@ class ExperimentSpec:
     description: str = ""
     env: str = "push2d_avoid"  # env config group
     env_overrides: dict = field(default_factory=dict)  # e.g. {num_blocks: 1, zone_penalty: 5.0}
+    # env keys for the recorded rollouts only (what the person watches and visual rewards read), on top of
+    # env_overrides: e.g. {camera: corner} where frames are costly (Meta-World renders ~40 a second on a CPU
+    # core), so demos, evaluation and simulated alignment stay state-only
+    rollout_env_overrides: dict = field(default_factory=dict)
     demos: DemoSpec = field(default_factory=DemoSpec)
     policy_args: list = field(default_factory=list)  # `robopref policy` overrides
     rollouts: int = 60  # episodes of the current policy recorded each round
