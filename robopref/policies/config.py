@@ -40,6 +40,11 @@ class DiffusionPolicyConfig:
     image_norm: str = "group"  # group | batch
     image_weights: Optional[str] = None  # local torchvision resnet18 .pth to start from
     crop_ratio: float = 0.9  # random crop of this fraction of H and W in training, centre crop at inference
+    # interchangeable objects in a low-dim key (e.g. push2d's blocks), put in a canonical order:
+    # nearest to the robot first, by the (x, y) of the latest observation step (ObsEncoder)
+    sort_objects_key: Optional[str] = None  # the key holding the object slots; None: keep the dataset's order
+    objects_offset: int = 2  # where the slots start in that key (the robot's own values come first; its x, y are values 0, 1)
+    object_size: int = 4  # values per object slot; its first two are the object's x, y
     # EMA of the weights (diffusion_policy's warm-up schedule)
     ema_power: float = 0.75
     ema_max_decay: float = 0.9999
@@ -49,6 +54,9 @@ class DiffusionPolicyConfig:
             raise ValueError(f"prediction_type={self.prediction_type!r}: expected 'epsilon' or 'sample'")
         if not 0 < self.crop_ratio <= 1:
             raise ValueError(f"crop_ratio={self.crop_ratio}: expected a fraction in (0, 1]")
+        if self.objects_offset < 2 or self.object_size < 2:
+            raise ValueError(f"objects_offset={self.objects_offset}, object_size={self.object_size}: expected both >= 2 "
+                             "(the robot's x, y come before the slots; each slot starts with the object's x, y)")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "DiffusionPolicyConfig":
