@@ -31,11 +31,16 @@ from robopref.rewards.preferences import ComparisonTensors
 FitRound = Callable[[TrajectoryRewardModel, torch.Tensor, torch.Tensor], None]  # (model, labels, keep) → trains it in place
 
 
+def _label_loss(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of labels ``y`` under predicted P(σ0 ≻ σ1) ``p``, clamped away from 0 and 1."""
+    p = p.clamp(1e-6, 1 - 1e-6)
+    return -(y * p.log() + (1 - y) * (1 - p).log())
+
+
 @torch.no_grad()
 def per_comparison_loss(model: TrajectoryRewardModel, data: ComparisonTensors, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the ensemble-mean prediction for each comparison, (N,)."""
-    p = model.member_probs(data.x0, data.m0, data.x1, data.m1).mean(0).clamp(1e-6, 1 - 1e-6)
-    return -(y * p.log() + (1 - y) * (1 - p).log())
+    return _label_loss(model.member_probs(data.x0, data.m0, data.x1, data.m1).mean(0), y)
 
 
 @torch.no_grad()
@@ -46,8 +51,7 @@ def peer_comparison_loss(model: TrajectoryRewardModel, data: ComparisonTensors, 
     K = p.shape[0]
     if K > 1:
         p = (p.sum(0, keepdim=True) - p) / (K - 1)
-    p = p.clamp(1e-6, 1 - 1e-6)
-    return -(y * p.log() + (1 - y) * (1 - p).log())
+    return _label_loss(p, y)
 
 
 def flip_and_keep(loss: torch.Tensor, y: torch.Tensor, bound: float, flip: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
