@@ -116,8 +116,8 @@ def sample_state_pairs(model: DiffusionPolicy, reward: TrajectoryRewardModel, en
     for i in tqdm(picks, desc="sampled pairs", unit="state", disable=not progress, leave=False):
         d, demo, step = points[int(i)]
         window = reader.window(d, demo, step)
-        obs = {k: v[None].expand(cfg.candidates, *v.shape) for k, v in window["obs"].items()}
-        chunks = model.predict_action(obs, generator=generator).cpu().numpy()
+        obs = {k: v[None] for k, v in window["obs"].items()}  # encoded once, shared by the candidates
+        chunks = model.predict_action(obs, generator=generator, num_samples=cfg.candidates).cpu().numpy()
         history = [{k: v[t].numpy() for k, v in window["obs"].items()} for t in range(rollout.n_obs_steps)]
         state = pool.get(d).read(demo, "states", step, step + 1)[0]
         seed = int(rng.integers(2**31))  # one continuation noise for every candidate: they differ by their chunk only
