@@ -298,6 +298,12 @@ def train_policy(
         if train_cfg.max_minutes is not None and time.time() - t_start > train_cfg.max_minutes * 60:
             stopped_early = epoch + 1 < train_cfg.epochs
             log.warning("time budget of %.1f min reached after epoch %d", train_cfg.max_minutes, epoch + 1)
+            if stopped_early:
+                # The cosine schedule is planned over all ``epochs``: stopped by the clock, the run
+                # ends at a high learning rate and never gets the schedule's low-lr finish.
+                log.warning("the learning-rate schedule was planned for %d epochs and is at %.0f %% of its peak (lr %.3g); "
+                            "for a run that ends on its time budget, set epochs to about %d so that it decays in time",
+                            train_cfg.epochs, 100 * record["lr"] / train_cfg.lr, record["lr"], epoch + 1)
             break
     if env is not None:
         env.close()
@@ -308,6 +314,7 @@ def train_policy(
         "topk": topk.entries,
         "epochs_done": last_record.get("epoch", start_epoch),
         "stopped_early": stopped_early,
+        "lr_fraction_at_end": (last_record["lr"] / train_cfg.lr) if last_record else None,  # near 0 when the schedule ran out
         "final": last_record,
         "train_demos": len(train_demos),
         "val_demos": len(val_demos),

@@ -47,7 +47,7 @@ def test_tiny_run_lowers_loss_and_acts_within_bounds(line_dataset, tmp_path):
     assert out.mean() > 0.5  # the expert pushes right (+1 with noise); the policy learned it
 
 
-def test_resume_gives_identical_weights(line_dataset, tmp_path):
+def test_resume_gives_identical_weights(line_dataset, tmp_path, caplog):
     def run(out, epochs_budget=None, resume=False):
         cfg = TrainConfig(epochs=2, batch_size=16, lr=1e-3, lr_warmup_steps=2, eval_every=1, eval_episodes=1, progress=False, seed=4, max_minutes=epochs_budget)
         return train_policy(tiny_config(image_keys=None, image_encoder="small_cnn"), cfg, str(line_dataset), out, resume=resume)
@@ -55,8 +55,10 @@ def test_resume_gives_identical_weights(line_dataset, tmp_path):
     straight = run(tmp_path / "a")
     interrupted = run(tmp_path / "b", epochs_budget=0.0)  # stops after the first epoch, as a crash would
     assert interrupted["stopped_early"] and interrupted["epochs_done"] == 1
+    assert interrupted["lr_fraction_at_end"] > 0.4  # stopped half-way: the cosine schedule had not decayed
+    assert any("planned for 2 epochs" in r.getMessage() for r in caplog.records)  # and the user is told how to fix it
     resumed = run(tmp_path / "b", resume=True)
-    assert resumed["epochs_done"] == 2
+    assert resumed["epochs_done"] == 2 and resumed["lr_fraction_at_end"] < 0.05
     a, b = read_checkpoint(straight["last"]), read_checkpoint(resumed["last"])
     for key in ("model",):
         assert a[key].keys() == b[key].keys()
