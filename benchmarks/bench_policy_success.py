@@ -11,6 +11,16 @@ the 1-minute load average over the run (sampled every 15 s).
     python benchmarks/bench_policy_success.py --task push2d_push --variant image --minutes 30
     python benchmarks/bench_policy_success.py --task metaworld --env env.task=drawer-open-v3 --demos 50
     python benchmarks/bench_policy_success.py --task robosuite_lift --demos 100
+    python benchmarks/bench_policy_success.py --task push2d_push --env env.embodiment=short_stick --demos 300 --noise 0.1 \
+        --dagger-episodes 300 --first-minutes 12 --minutes 30 --epochs 22 --eval-n-action-steps 1 \
+        policy.sort_objects_key=state policy.objects_offset=4 policy.object_size=4
+
+With ``--dagger-episodes N`` the budget is split in two rounds (DAgger, Ross et al. 2011):
+train on the demos for ``--first-minutes``, roll that policy out for N episodes while the
+clean scripted expert labels every visited state (``robopref collect label_with=expert``,
+the expert's action executed with probability ``--dagger-beta``), then train a fresh
+policy on demos + rollouts, imitating the expert's labels (``action_dict/intended``), for
+what is left of ``--minutes``: both rounds and the collection count against the budget.
 
 The low-dim variant collects and evaluates without cameras (``env.cameras=[]`` for envs
 whose config has cameras, unless ``--env`` sets them): rendering would only slow it down.
@@ -63,8 +73,8 @@ class LoadSampler:
         return {"min": round(min(self.samples), 2), "mean": round(sum(self.samples) / len(self.samples), 2), "max": round(max(self.samples), 2)}
 
 
-def evaluate(ckpt: Path, env_cfg: dict, episodes: int, threads: int | None) -> dict:
-    """Success rate of the checkpoint over seeded episodes."""
+def evaluate(ckpt: Path, env_cfg: dict, episodes: int, threads: int | None, n_action_steps: int | None = None) -> dict:
+    """Success rate of the checkpoint over seeded episodes (``n_action_steps``: executed actions per chunk, default the policy's)."""
     import torch
 
     if threads:
@@ -75,7 +85,8 @@ def evaluate(ckpt: Path, env_cfg: dict, episodes: int, threads: int | None) -> d
 
     env = make_env(env_cfg)
     t0 = time.time()
-    out = evaluate_policy(env, load_policy(ckpt, device="cpu"), episodes, EVAL_SEED_BASE)
+    kwargs = {"n_action_steps": n_action_steps} if n_action_steps else {}
+    out = evaluate_policy(env, load_policy(ckpt, device="cpu", **kwargs), episodes, EVAL_SEED_BASE)
     out["eval_seconds"] = time.time() - t0
     env.close()
     return out
@@ -97,6 +108,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 is faster on a busy 2-core machine)")
     ap.add_argument("--workdir", default=str(ROOT / "outputs" / "bench_policy_success"))
+    ap.add_argument("--dagger-episodes", type=int, default=0, help="0: one round on the demos; N: a DAgger round of N expert-labelled rollouts")
+    ap.add_argument("--dagger-beta", type=float, default=0.5, help="chance per step that the expert's action is executed in the DAgger rollouts")
+    ap.add_argument("--first-minutes", type=float, default=12.0, help="with --dagger-episodes: the first round's training budget")
+    ap.add_argument("--first-epochs", type=int, default=200, help="with --dagger-episodes: the first round's cosine schedule length")
+    ap.add_argument("--checkpoint", default="best", choices=["best", "last"], help="checkpoint of the final evaluation")
+    ap.add_argument("--eval-n-action-steps", type=int, default=None, help="executed actions per chunk in the final evaluation (default: the policy's)")
     ap.add_argument("overrides", nargs="*", help="extra robopref policy overrides, e.g. policy.down_dims=[32,64,128]")
     args = ap.parse_args()
 
@@ -118,22 +135,45 @@ def main() -> None:
         collect_env.append("env.cameras=[]")  # state only: the dataset's env (used for evaluation) renders nothing
     if not demos.exists():
         robopref("collect", f"env={args.task}", *collect_env, f"episodes={args.demos}", f"noise={args.noise}", "videos=0", f"seed={args.seed}", f"output={demos}", f"hydra.run.dir={work / 'collect'}", log=log)
-    run = work / "train"
+    def train(run: Path, dataset: Path, epochs: int, minutes: float, extra: list[str]) -> None:
+        robopref(
+            "policy", f"policy=diffusion_{args.variant}", f"dataset={dataset}", f"epochs={epochs}", f"batch_size={args.batch_size}",
+            f"eval_every={args.eval_every}", f"eval_episodes={args.train_eval_episodes}", f"max_minutes={minutes}",
+            f"seed={args.seed}", f"torch_threads={args.threads}", "progress=false", "device=cpu", f"hydra.run.dir={run}", *extra, *args.overrides, log=log,
+        )
+
+    run = work / (f"train_dagger{args.dagger_episodes}" if args.dagger_episodes else "train")
     t0 = time.time()
-    robopref(
-        "policy", f"policy=diffusion_{args.variant}", f"dataset={demos}", f"epochs={args.epochs}", f"batch_size={args.batch_size}",
-        f"eval_every={args.eval_every}", f"eval_episodes={args.train_eval_episodes}", f"max_minutes={args.minutes}",
-        f"seed={args.seed}", f"torch_threads={args.threads}", "progress=false", "device=cpu", f"hydra.run.dir={run}", *args.overrides, log=log,
-    )
+    dagger: dict = {}
+    dataset = demos
+    if args.dagger_episodes:
+        import shutil
+
+        if args.first_minutes >= args.minutes:
+            ap.error(f"--first-minutes {args.first_minutes} must leave part of --minutes {args.minutes} for the second round")
+        first = work / f"train_round1_{args.first_minutes:g}min"
+        train(first, demos, args.first_epochs, args.first_minutes, [])
+        first_ckpt = Path(json.loads((first / "summary.json").read_text())["last"])
+        dataset = work / f"demos_dagger{args.dagger_episodes}.hdf5"
+        shutil.copyfile(demos, dataset)  # the rollouts are appended to a copy; the demos stay as they are
+        robopref("collect", f"env={args.task}", *collect_env, f"policy={first_ckpt}", "label_with=expert", f"dagger_beta={args.dagger_beta}",
+                 f"episodes={args.dagger_episodes}", "videos=0", f"seed={args.seed + 1000}", f"output={dataset}", "append=true",
+                 f"hydra.run.dir={work / 'collect_dagger'}", log=log)
+        rollouts = json.loads((work / "collect_dagger" / "summary.json").read_text())
+        dagger = {"dagger_episodes": args.dagger_episodes, "dagger_beta": args.dagger_beta, "round1_minutes": round((time.time() - t0) / 60, 1),
+                  "round1_epochs": json.loads((first / "summary.json").read_text())["epochs_done"], "dagger_rollout_success": rollouts["success_rate"]}
+    # ``max_minutes`` stops after the epoch that passes it: leave about one epoch's time so the total stays in the budget
+    remaining = args.minutes - (time.time() - t0) / 60 - (1.0 if args.dagger_episodes else 0.0)
+    train(run, dataset, args.epochs, remaining, ["action_key=action_dict/intended"] if args.dagger_episodes else [])
     train_minutes = (time.time() - t0) / 60
     summary = json.loads((run / "summary.json").read_text())
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     train_evals = [[m["epoch"], m["success_rate"]] for m in metrics if "success_rate" in m]
-    best = Path(summary["best"] or summary["last"])
+    best = Path(summary["last"] if args.checkpoint == "last" else (summary["best"] or summary["last"]))
     from robopref.data import Dataset
 
     env_cfg = Dataset(demos).env_args["robopref_env"]
-    result = evaluate(best, env_cfg, args.eval_episodes, args.threads)
+    result = evaluate(best, env_cfg, args.eval_episodes, args.threads, args.eval_n_action_steps)
     print(json.dumps({
         **base,
         "epochs": summary["epochs_done"],
@@ -146,6 +186,8 @@ def main() -> None:
         "eval_seconds": round(result["eval_seconds"], 1),
         "train_evals": train_evals,  # [epoch, success rate] of the in-training evaluations
         "load_1m": load.summary(),
+        "eval_n_action_steps": args.eval_n_action_steps,
+        **dagger,
         "overrides": args.overrides,
     }), flush=True)
 
