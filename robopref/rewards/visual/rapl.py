@@ -35,7 +35,15 @@ class AlignConfig:
     triplet's preferred video, and the loss ranks its second choice above its third.
     ``references``: the reward's own reference videos (mean score over them), and the
     loss is the Plackett–Luce likelihood of the whole ranking, so training optimises the
-    score the reward is computed from, with all three videos of a triplet ranked."""
+    score the reward is computed from, with all three videos of a triplet ranked.
+    ``length_weighted``: multiply each video's OT score by its episode length relative to
+    the mean length of the training videos, i.e. compare the returns the reward gives
+    (per-step rewards summed over the episode, see ``VisualRewardModel``) rather than the
+    length-free OT scores of the frame subsamples; off is the paper's loss.
+    ``l2sp``: weight λ of an L2-SP penalty λ/2·‖θ − θ₀‖² that pulls the trained weights
+    towards the starting (pre-trained) ones (Li et al. 2018), so that a few triplets
+    do not erase what the encoder already knew about the task; 0 (default) is off. The
+    recorded training loss includes the penalty."""
 
     epochs: int = 20
     batch_size: int = 16
@@ -45,8 +53,12 @@ class AlignConfig:
     eps: float = 0.05
     sinkhorn_iters: int = 50
     anchor: str = "winner"
+    length_weighted: bool = False
+    l2sp: float = 0.0
 
     def __post_init__(self) -> None:
+        if not self.l2sp >= 0:
+            raise ValueError(f"reward.align.l2sp={self.l2sp}: must be >= 0")
         if self.anchor not in ANCHORS:
             raise ValueError(f"reward.align.anchor={self.anchor!r}: expected one of {ANCHORS} (winner: each triplet's "
                              "preferred video, as in the paper; references: the reward's preferred reference videos)")
@@ -93,18 +105,35 @@ def plackett_luce_loss(logits: torch.Tensor) -> torch.Tensor:
     return sum(F.cross_entropy(logits[:, k:], target) for k in range(logits.shape[1] - 1))  # type: ignore[return-value]
 
 
+def length_weights(lengths: np.ndarray | None, shape: tuple[int, int], cfg: AlignConfig) -> torch.Tensor | None:
+    """(Q, 3) episode lengths relative to their mean, the factor ``length_weighted`` puts on
+    each video's OT score; None when the option is off."""
+    if not cfg.length_weighted:
+        return None
+    if lengths is None or np.shape(lengths) != shape:
+        raise ValueError(f"align.length_weighted needs each triplet video's episode length, shape {shape}, got "
+                         f"{None if lengths is None else np.shape(lengths)}")
+    w = torch.as_tensor(np.asarray(lengths, dtype=np.float64), dtype=torch.float32)
+    if not bool((w > 0).all()):
+        raise ValueError("align.length_weighted: episode lengths must be > 0")
+    return w / w.mean()
+
+
 def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, seed: int = 0, progress: bool = False,
-                  references: np.ndarray | None = None) -> AlignHistory:
+                  references: np.ndarray | None = None, lengths: np.ndarray | None = None) -> AlignHistory:
     """Train ``encoder``'s last stage and head on ranked triplets.
 
     Args:
         videos: uint8 (Q, 3, F, H, W, 3): each triplet's videos, best first.
         references: uint8 (R, F, H, W, 3), the preferred reference videos; needed when ``cfg.anchor == "references"``.
+        lengths: (Q, 3) episode lengths of the triplet videos (the frames are a subsample); needed
+            when ``cfg.length_weighted``.
     """
     if videos.ndim != 6 or videos.shape[1] != 3:
         raise ValueError(f"expected triplet videos of shape (Q, 3, frames, H, W, 3), got {videos.shape}")
     if cfg.anchor == "references" and (references is None or references.ndim != 5 or len(references) == 0):
         raise ValueError("align.anchor=references needs the reference videos, shape (R, frames, H, W, 3)")
+    weights = length_weights(lengths, videos.shape[:2], cfg)
     Q, _, Fr = videos.shape[:3]
     encoder.freeze_front()
     front = encoder.frozen(videos.reshape(Q * 3 * Fr, *videos.shape[3:]))
@@ -114,6 +143,7 @@ def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, s
         ref_front = encoder.frozen(references.reshape(-1, *references.shape[2:]))  # type: ignore[union-attr]
         ref_front = ref_front.view(len(references), references.shape[1], *ref_front.shape[1:])  # type: ignore[union-attr]
     params = list(encoder.trainable_parameters())
+    start = [q.detach().clone() for q in params] if cfg.l2sp > 0 else []
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     hist = AlignHistory()
@@ -127,10 +157,16 @@ def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, s
             idx = order[i : i + cfg.batch_size]
             if ref_front is None:
                 logits = triplet_logits(encoder, front[idx], cfg)
+                if weights is not None:  # the winner's own return is not compared: only the other two
+                    logits = logits * weights[idx, 1:]
                 loss = F.cross_entropy(logits, target[: len(idx)])
             else:
                 logits = reference_logits(encoder, front[idx], ref_front, cfg)
+                if weights is not None:
+                    logits = logits * weights[idx]
                 loss = plackett_luce_loss(logits)
+            if start:
+                loss = loss + 0.5 * cfg.l2sp * sum(((q - q0) ** 2).sum() for q, q0 in zip(params, start))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -167,7 +167,8 @@ class RaplRecipe(VisualRewardRecipe):
         videos = videos.reshape(len(triplets), 3, *videos.shape[1:])
         best = preferred_videos(triplets, self.references)
         ref_videos = read_videos(pool, best, self.frames, self.camera)
-        hist = align_encoder(encoder, videos, self.align_cfg, seed, progress, ref_videos)
+        lengths = np.array([[r.length for r in t] for t in triplets])
+        hist = align_encoder(encoder, videos, self.align_cfg, seed, progress, ref_videos, lengths)
         refs = encoder.encode(ref_videos.reshape(-1, *videos.shape[3:]))
         refs = refs.view(len(best), self.frames, -1)
         meta = {"train_episodes": episodes_of(flat), "references": [r.to_dict() for r in best], "align": asdict(self.align_cfg),

@@ -63,6 +63,7 @@ def test_reference_anchored_alignment_trains_and_needs_references():
         ({"reference_mode": "max"}, "reference_mode='max'"),
         ({"align": {"anchor": "best"}}, "align.anchor='best'"),
         ({"align": {"temperature": 0.0}}, "align.temperature=0.0"),
+        ({"align": {"l2sp": -1.0}}, "align.l2sp=-1.0"),
     ],
 )
 def test_invalid_rapl_options_are_clear(kwargs, match):
@@ -74,3 +75,41 @@ def test_defaults_average_twenty_references_at_temperature_one():
     rec = RaplRecipe()
     assert rec.references == 20 and rec.reference_mode == "mean"
     assert rec.align_cfg.temperature == 1.0 and rec.align_cfg.anchor == "winner"
+
+
+def test_length_weighted_alignment_compares_returns_not_length_free_scores():
+    """Second and third video identical in frames: the paper's loss sees a tie (log 2); weighted
+    by episode length, the shorter one has the higher return (OT scores are negative)."""
+    same = np.stack(_videos((5,), seed=7) * 2)
+    videos = np.stack([np.concatenate([np.stack(_videos((5,), seed=q)), same]) for q in range(4)])  # (4, 3, 5, H, W, 3)
+    first_loss = {}
+    for name, lengths in (("tie", None), ("second shorter", [[50, 40, 80]] * 4), ("second longer", [[50, 80, 40]] * 4)):
+        cfg = AlignConfig(epochs=1, batch_size=4, length_weighted=lengths is not None)
+        first_loss[name] = align_encoder(_encoder(), videos, cfg, seed=0, lengths=None if lengths is None else np.array(lengths)).train_loss[0]
+    assert first_loss["tie"] == pytest.approx(np.log(2), abs=1e-6)
+    assert first_loss["second shorter"] < np.log(2) < first_loss["second longer"]
+    with pytest.raises(ValueError, match="length_weighted needs each triplet video's episode length"):
+        align_encoder(_encoder(), videos, AlignConfig(epochs=1, length_weighted=True), seed=0)
+
+
+def test_recipe_passes_episode_lengths_to_a_length_weighted_alignment(push2d_dataset, tmp_path):
+    from robopref.data.pool import DatasetPool
+    from robopref.rewards.preferences import comparisons_from_store
+    from tests.rewards.visual.conftest import triplet_store
+
+    store = triplet_store(tmp_path / "t.sqlite", push2d_dataset, 4, seed=0)
+    small = {"encoder": {"kind": "small_cnn", "image_size": 32, "channels": [8, 16, 16, 16]}, "frames": 5, "pretrain": {"steps": 1}}
+    rec = RaplRecipe(**small, align={"epochs": 1, "length_weighted": True})
+    model, hist = rec.fit(store, comparisons_from_store(store), DatasetPool(), seed=0, progress=False)
+    assert hist.epochs_run == 1 and model.meta["align"]["length_weighted"] is True
+
+
+def test_l2sp_keeps_the_aligned_weights_near_the_pretrained_ones():
+    videos = np.stack([np.stack(_videos((5, 5, 5), seed=3 * q)) for q in range(8)])
+    drift = {}
+    for lam in (0.0, 100.0):
+        enc = _encoder()
+        start = [q.detach().clone() for q in enc.trainable_parameters()]
+        align_encoder(enc, videos, AlignConfig(epochs=10, batch_size=4, lr=3e-3, l2sp=lam), seed=0)
+        drift[lam] = float(sum(((q.detach() - q0) ** 2).sum() for q, q0 in zip(enc.trainable_parameters(), start)))
+    assert drift[0.0] > 0 and drift[100.0] < 0.2 * drift[0.0]
