@@ -6,9 +6,12 @@
     python benchmarks/bench_visual_reward.py speed          # OT reward of 1,000 rollouts × 50 frames
     python benchmarks/bench_visual_reward.py sinkhorn       # batched Sinkhorn vs pair-by-pair ot.sinkhorn
 
-Quality: each push2d task has an aligned and an unaligned noisy expert dataset (collected
-once into benchmarks/.data/). Labels come from the first ``--train`` episodes of each,
-held-out Spearman and triplet accuracy from the rest. Per seed, one time-contrastive
+Quality: each push2d task has an aligned and an unaligned expert dataset (collected once
+into benchmarks/.data/), by default each at collect's mixed noise levels (``--data mixed``;
+``--data noise05``: each expert at noise 0.5, the design of sessions 1–6). Labels come
+from the first ``--train`` episodes of each, held-out Spearman and triplet accuracy from
+the rest. A ``data`` row per task says how the held-out episodes spread over task
+success and the preference (see ``design_stats``). Per seed, one time-contrastive
 pre-training gives the encoder that every method starts from; RAPL gets N ranked
 triplets, RLHF-visual 5N oracle-labelled pairs; "unaligned" is RAPL's OT reward with the
 pre-trained encoder and the same preferred references, before alignment.
@@ -51,14 +54,69 @@ def emit(row: dict[str, Any]) -> None:
 DATASETS = {("avoid", "gripper"): (40, 1, 2), ("group", "gripper"): (40, 3, 4), ("avoid", "short_stick"): (20, 5, 6)}
 
 
-def task_data(task: str, embodiment: str = "gripper") -> list[str]:
-    """The aligned and unaligned noisy-expert datasets of a push2d task (collected once, cached)."""
+# How the two experts' episodes vary in quality (``--data``; docs/benchmarks-visual.md, session 7):
+# - mixed (default since session 7): each expert at collect's ``quality=mixed`` noise levels
+#   (clean expert to near-random, cycled over episodes), so the held-out rollouts span both
+#   task success and the preference. The ranking then leans on the task: the task return
+#   alone has Spearman 0.83 with the held-out pref_score on avoid, so read the unaligned row
+#   and the ``spearman_minus_penalty`` column, not the Spearman alone.
+# - noise05 (sessions 1–6): each expert at noise 0.5. The aligned avoid expert (detouring
+#   round the zone) then succeeds in 3 of 40 episodes and honours the zone in 8: no held-out
+#   avoid episode does what the person wants, and the ranking ignores the task (Spearman 0.15).
+DATA_DESIGNS = {"mixed": ("quality=mixed",), "noise05": ("noise=0.5",)}
+
+
+def collect_overrides(task: str, embodiment: str, aligned: bool, seed: int, episodes: int, design: str) -> tuple[str, list[str]]:
+    """(cached dataset name, ``robopref collect`` overrides) of one expert's dataset under a data design."""
+    if design not in DATA_DESIGNS:
+        raise ValueError(f"unknown data design {design!r}; choose one of {sorted(DATA_DESIGNS)}")
+    tag = "al" if aligned else "un"
+    name = f"visual_{task}_{embodiment}_{tag}" + ("" if design == "noise05" else f"_{design}")  # noise05 keeps its old cache name
+    return name, [f"env=push2d_{task}", f"env.embodiment={embodiment}", f"episodes={episodes}", *DATA_DESIGNS[design],
+                  f"aligned={str(aligned).lower()}", f"seed={seed}"]
+
+
+def task_data(task: str, embodiment: str = "gripper", design: str = "mixed") -> list[str]:
+    """The aligned and unaligned expert datasets of a push2d task (collected once, cached)."""
     episodes, seed_al, seed_un = DATASETS[(task, embodiment)]
-    return [
-        str(collected(f"visual_{task}_{embodiment}_{tag}", f"env=push2d_{task}", f"env.embodiment={embodiment}", f"episodes={episodes}",
-                      "noise=0.5", f"aligned={aligned}", f"seed={seed}"))
-        for tag, aligned, seed in (("al", "true", seed_al), ("un", "false", seed_un))
-    ]
+    specs = [collect_overrides(task, embodiment, aligned, seed, episodes, design) for aligned, seed in ((True, seed_al), (False, seed_un))]
+    return [str(collected(name, *overrides)) for name, overrides in specs]
+
+
+def design_stats(pool: DatasetPool, episodes: list) -> dict[str, float]:
+    """How ``episodes`` spread over the task and the preference: the fractions that succeed,
+    honour the preference (never a violation), both, and neither; and the Spearman
+    correlation of the summed ``pref_score`` (what the benchmark ranks by) with its two
+    parts, the task return and minus the preference penalty (pref_score − task return),
+    and with minus the episode length (success ends an episode early). These are the
+    scores of rewards that see only the task, only the preference, or only the time."""
+    from robopref.teachers.returns import segment_returns, step_signals
+
+    pref = segment_returns(pool, episodes, "pref_score")
+    task = segment_returns(pool, episodes, "task_reward")
+    success = np.array([s.any() for s in step_signals(pool, episodes, "success")])
+    honour = np.array([not s.any() for s in step_signals(pool, episodes, "violation")])
+    length = np.array([float(r.length) for r in episodes])
+    return {"episodes": len(episodes), "success": success.mean(), "honour": honour.mean(), "success_and_honour": (success & honour).mean(),
+            "neither": (~success & ~honour).mean(), "pref_return_sd": pref.std(), "rho_pref_task": _spearman(pref, task),
+            "rho_pref_minus_penalty": _spearman(pref, pref - task), "rho_pref_minus_length": _spearman(pref, -length)}
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(x, y)[0])
+
+
+def part_correlations(model, pool: DatasetPool, heldout: list) -> dict[str, float]:
+    """Spearman of the learned return with the two parts of the held-out ``pref_score``: the
+    task return and minus the preference penalty. With mixed-quality data the task part
+    alone ranks episodes well, so these say which part a reward has picked up."""
+    from robopref.teachers.returns import segment_returns
+
+    pred = model.returns(pool, heldout)
+    pref, task = segment_returns(pool, heldout, "pref_score"), segment_returns(pool, heldout, "task_reward")
+    return {"spearman_task": _spearman(pred, task), "spearman_minus_penalty": _spearman(pred, pref - task)}
 
 
 def split(pool: DatasetPool, datasets: list[str], train: int) -> tuple[list, list]:
@@ -136,16 +194,22 @@ def rapl_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def rapl_align(args: argparse.Namespace) -> dict[str, Any]:
     """RAPL alignment overrides given on the command line (none: the recipe's defaults)."""
-    return {k: v for k, v in (("temperature", args.align_temperature), ("anchor", args.align_anchor)) if v is not None}
+    return {k: v for k, v in (("temperature", args.align_temperature), ("anchor", args.align_anchor),
+                              ("length_weighted", args.align_length_weighted or None), ("l2sp", args.align_l2sp)) if v is not None}
 
 
 def quality(args: argparse.Namespace, task: str, train_embodiment: str = "gripper", eval_embodiment: str | None = None) -> None:
     pool = DatasetPool()
-    datasets = metaworld_data() if task == "metaworld_reach_height" else task_data(task, train_embodiment)
+    datasets = metaworld_data() if task == "metaworld_reach_height" else task_data(task, train_embodiment, args.data)
     train, heldout = split(pool, datasets, args.train if task != "metaworld_reach_height" else 20)
     if eval_embodiment:
-        heldout = [r for d in task_data(task, eval_embodiment) for r in whole_episodes(pool.get(d))]
+        heldout = [r for d in task_data(task, eval_embodiment, args.data) for r in whole_episodes(pool.get(d))]
     bench = "cross_embodiment" if eval_embodiment else "quality"
+    data = args.data if task != "metaworld_reach_height" else "metaworld_mixed"
+    if task != "metaworld_reach_height":
+        for part, eps in (("labelled", train), ("heldout", heldout)):
+            emit({"bench": "data", "task": task, "data": data, "part": part, "embodiment": eval_embodiment if part == "heldout" and eval_embodiment
+                  else train_embodiment, **design_stats(pool, eps)})
     for seed in range(args.seeds):
         with tempfile.TemporaryDirectory() as tmp_s:
             tmp = Path(tmp_s)
@@ -154,16 +218,17 @@ def quality(args: argparse.Namespace, task: str, train_embodiment: str = "grippe
                 if n == args.triplets[0]:
                     init = pretrained(tmp, pool, trip, seed, args.pretrain_steps, args.encoder)
                 common = {"encoder": {"kind": args.encoder}, "init_encoder": init, "frames": args.frames}
-                row = {"bench": bench, "task": task, "seed": seed, "triplets": n, "train_embodiment": train_embodiment,
+                row = {"bench": bench, "task": task, "data": data, "seed": seed, "triplets": n, "train_embodiment": train_embodiment,
                        "eval_embodiment": eval_embodiment or train_embodiment, "heldout_episodes": len(heldout)}
                 rapl = rapl_options(args)
                 rec = RaplRecipe(**common, **rapl, align={**rapl_align(args), "epochs": 0})
                 model, _, _ = fit(rec, trip, pool, seed)
-                emit({**row, "method": "unaligned", **evaluate_on(rec, model, pool, heldout, seed)})
+                emit({**row, "method": "unaligned", **evaluate_on(rec, model, pool, heldout, seed), **part_correlations(model, pool, heldout)})
                 rec = RaplRecipe(**common, **rapl, align={**rapl_align(args), "epochs": args.align_epochs})
                 model, hist, secs = fit(rec, trip, pool, seed)
                 ev = evaluate_on(rec, model, pool, heldout, seed)
-                emit({**row, "method": "rapl", "labels": n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev})
+                emit({**row, "method": "rapl", "labels": n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev,
+                      **part_correlations(model, pool, heldout)})
                 if args.plot and seed == 0 and n == args.triplets[-1]:
                     from robopref.rewards.visual.plots import plot_ot_plans
                     from robopref.teachers.returns import segment_returns
@@ -178,7 +243,8 @@ def quality(args: argparse.Namespace, task: str, train_embodiment: str = "grippe
                 rec = RlhfVisualRecipe(**common)
                 model, hist, secs = fit(rec, pairs, pool, seed)
                 ev = evaluate_on(rec, model, pool, heldout, seed)
-                emit({**row, "method": "rlhf_visual", "labels": 5 * n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev})
+                emit({**row, "method": "rlhf_visual", "labels": 5 * n, "fit_seconds": secs, "train_accuracy": hist.train_accuracy[-1], **ev,
+                      **part_correlations(model, pool, heldout)})
                 pairs.close()
 
 
@@ -189,7 +255,7 @@ def speed(args: argparse.Namespace) -> None:
     from robopref.rewards.visual.model import VisualRewardModel
 
     pool = DatasetPool()
-    datasets = task_data("avoid")
+    datasets = task_data("avoid", design=args.data)
     refs = [SegmentRef(r.dataset, r.demo, s, 50) for d in datasets for r in whole_episodes(pool.get(d)) for s in range(0, r.length - 50 + 1, 5)]
     refs = [refs[i] for i in np.random.default_rng(0).choice(len(refs), args.rollouts, replace=len(refs) < args.rollouts)]
     for kind in args.speed_encoders:
@@ -247,11 +313,15 @@ def main() -> None:
     p.add_argument("--tasks", nargs="+", default=["avoid", "group"])
     p.add_argument("--triplets", nargs="+", type=int, default=[10, 30])
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--data", choices=sorted(DATA_DESIGNS), default="mixed",
+                   help="mixed: each expert at collect's quality=mixed noise levels (default); noise05: each at noise 0.5 (sessions 1-6)")
     p.add_argument("--train", type=int, default=25, help="episodes per dataset that labels may come from")
     p.add_argument("--pretrain-steps", type=int, default=100, help="time-contrastive steps (100: the recipe's default)")
     p.add_argument("--align-epochs", type=int, default=20)
     p.add_argument("--align-temperature", type=float, default=None, help="RAPL's τ (default: the recipe's)")
     p.add_argument("--align-anchor", choices=["winner", "references"], default=None, help="default: the recipe's")
+    p.add_argument("--align-length-weighted", action="store_true", help="RAPL: compare length-weighted OT scores (the returns) in the loss")
+    p.add_argument("--align-l2sp", type=float, default=None, help="RAPL: L2-SP weight towards the pre-trained encoder (default: the recipe's, 0)")
     p.add_argument("--rapl-references", type=int, default=None, help="RAPL's reference videos (default: the recipe's)")
     p.add_argument("--reference-mode", choices=["best", "mean"], default=None, help="RAPL, and the speed bench (default: the recipe's / best)")
     p.add_argument("--frames", type=int, default=24)
