@@ -12,7 +12,7 @@ the 1-minute load average over the run (sampled every 15 s).
     python benchmarks/bench_policy_success.py --task metaworld --env env.task=drawer-open-v3 --demos 50
     python benchmarks/bench_policy_success.py --task robosuite_lift --demos 100
     python benchmarks/bench_policy_success.py --task push2d_push --env env.embodiment=short_stick --demos 300 --noise 0.1 \
-        --dagger-episodes 300 --first-minutes 12 --minutes 30 --epochs 22 --eval-n-action-steps 1 \
+        --dagger-episodes 300 --first-minutes 12 --minutes 30 --epochs 21 --eval-every 0 --checkpoint last --eval-n-action-steps 1 \
         policy.sort_objects_key=state policy.objects_offset=4 policy.object_size=4
 
 With ``--dagger-episodes N`` the budget is split in two rounds (DAgger, Ross et al. 2011):
