@@ -29,6 +29,7 @@ class PolicySpec:
     aligned: bool = True
     dataset: str | None = None  # the demos that policy=replay replays
     device: str = "auto"  # checkpoints only; "auto" picks CUDA when present
+    n_action_steps: int | None = None  # checkpoints only: executed actions per chunk (None: the checkpoint's own)
 
     @property
     def kind(self) -> str:
@@ -44,6 +45,11 @@ class PolicySpec:
                 raise ValueError(f"policy=replay: dataset {self.dataset} does not exist")
         if self.kind == "checkpoint" and not Path(self.name).expanduser().is_file():
             raise ValueError(f"policy={self.name!r} is not expert, random, replay or an existing checkpoint file")
+        if self.n_action_steps is not None:
+            if self.kind != "checkpoint":
+                raise ValueError(f"n_action_steps={self.n_action_steps} applies to a policy checkpoint, not to policy={self.name}")
+            if self.n_action_steps < 1:
+                raise ValueError(f"n_action_steps={self.n_action_steps}: expected a number of executed actions per chunk >= 1")
 
 
 class ReplayPolicy:
@@ -93,4 +99,4 @@ def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env, see
         from robopref.policies import load_policy
     except ImportError as e:
         raise ImportError(f"policy={spec.name!r} is a checkpoint, but robopref.policies.load_policy cannot be imported: {e}") from e
-    return load_policy(spec.name, device=spec.device)
+    return load_policy(spec.name, device=spec.device, n_action_steps=spec.n_action_steps)

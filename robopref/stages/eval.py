@@ -35,6 +35,7 @@ class EvalConfig(StageConfig):
     episodes: int = 20
     workers: Optional[int] = None  # default min(episodes, cpu count); 1 = in this process
     max_steps: Optional[int] = None
+    n_action_steps: Optional[int] = None  # checkpoints: executed actions per chunk before replanning (None: the checkpoint's)
     videos: int = 3
     video_fps: int = 20
 
@@ -46,7 +47,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate; return the result as a dict (also written as eval.json / eval.md)."""
     seed_everything(cfg.seed)
     out_dir = run_dir()
-    spec = PolicySpec(cfg.policy, noise=cfg.noise, aligned=cfg.aligned, dataset=cfg.dataset, device=cfg.device)
+    spec = PolicySpec(cfg.policy, noise=cfg.noise, aligned=cfg.aligned, dataset=cfg.dataset, device=cfg.device, n_action_steps=cfg.n_action_steps)
     result = evaluate(
         cfg.env, spec, episodes=cfg.episodes, workers=cfg.workers, seed=cfg.seed, videos=cfg.videos,
         out_dir=out_dir, max_steps=cfg.max_steps, video_fps=cfg.video_fps,

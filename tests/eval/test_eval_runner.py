@@ -114,3 +114,26 @@ def test_checkpoint_policy_is_loaded_and_rolled_out(tmp_path):
     res = evaluate(LINE_ENV_CFG, PolicySpec(str(path), device="cpu"), episodes=2, workers=1, videos=0, progress=False)
     assert res.policy == str(path) and [e.steps for e in res.episodes] == [12, 12]
     assert all(np.isfinite(e.ret) for e in res.episodes)
+
+
+def test_checkpoint_runs_with_the_requested_action_steps(tmp_path):
+    """``n_action_steps`` (eval's key) reaches the loaded policy; it is refused for scripted policies."""
+    import torch
+
+    from robopref.eval.policies import build_policy
+    from robopref.policies import DiffusionPolicy, Normalizer, PolicyShapes, save_checkpoint
+    from tests.policies.conftest import tiny_config
+
+    torch.manual_seed(0)
+    norm = Normalizer.fit_arrays({"action": np.array([[-1.0], [1.0]]), "state": np.array([[-2.0, 0.0], [2.0, 1.0]])})
+    model = DiffusionPolicy(tiny_config(image_keys=[]), PolicyShapes(action_dim=1, low_dim={"state": 2}, images={}), norm)
+    path = str(save_checkpoint(tmp_path / "tiny.ckpt", model))
+    default = build_policy(PolicySpec(path, device="cpu"), LINE_ENV_CFG, None)
+    one = build_policy(PolicySpec(path, device="cpu", n_action_steps=1), LINE_ENV_CFG, None)
+    assert one.n_action_steps == 1 and default.n_action_steps == model.cfg.n_action_steps != 1
+    res = evaluate(LINE_ENV_CFG, PolicySpec(path, device="cpu", n_action_steps=1), episodes=1, workers=1, videos=0, progress=False)
+    assert [e.steps for e in res.episodes] == [12]
+    with pytest.raises(ValueError, match="n_action_steps=2 applies to a policy checkpoint, not to policy=expert"):
+        evaluate(LINE_ENV_CFG, PolicySpec("expert", n_action_steps=2), episodes=1, progress=False)
+    with pytest.raises(ValueError, match="n_action_steps=0: expected"):
+        PolicySpec(path, n_action_steps=0).check()
