@@ -21,6 +21,8 @@ clean scripted expert labels every visited state (``robopref collect label_with=
 the expert's action executed with probability ``--dagger-beta``), then train a fresh
 policy on demos + rollouts, imitating the expert's labels (``action_dict/intended``), for
 what is left of ``--minutes``: both rounds and the collection count against the budget.
+``--warm-start`` makes the second round fine-tune the first round's policy
+(``robopref policy init_from=...``) instead of training a fresh one.
 
 The low-dim variant collects and evaluates without cameras (``env.cameras=[]`` for envs
 whose config has cameras, unless ``--env`` sets them): rendering would only slow it down.
@@ -112,6 +114,7 @@ def main() -> None:
     ap.add_argument("--dagger-beta", type=float, default=0.5, help="chance per step that the expert's action is executed in the DAgger rollouts")
     ap.add_argument("--first-minutes", type=float, default=12.0, help="with --dagger-episodes: the first round's training budget")
     ap.add_argument("--first-epochs", type=int, default=200, help="with --dagger-episodes: the first round's cosine schedule length")
+    ap.add_argument("--warm-start", action="store_true", help="with --dagger-episodes: the second round fine-tunes the first round's policy (init_from) instead of a fresh one")
     ap.add_argument("--checkpoint", default="best", choices=["best", "last"], help="checkpoint of the final evaluation")
     ap.add_argument("--eval-n-action-steps", type=int, default=None, help="executed actions per chunk in the final evaluation (default: the policy's)")
     ap.add_argument("overrides", nargs="*", help="extra robopref policy overrides, e.g. policy.down_dims=[32,64,128]")
@@ -142,7 +145,9 @@ def main() -> None:
             f"seed={args.seed}", f"torch_threads={args.threads}", "progress=false", "device=cpu", f"hydra.run.dir={run}", *extra, *args.overrides, log=log,
         )
 
-    run = work / (f"train_dagger{args.dagger_episodes}" if args.dagger_episodes else "train")
+    if args.warm_start and not args.dagger_episodes:
+        ap.error("--warm-start needs --dagger-episodes (it starts the second round from the first round's policy)")
+    run = work / ((f"train_dagger{args.dagger_episodes}" + ("_warm" if args.warm_start else "")) if args.dagger_episodes else "train")
     t0 = time.time()
     dagger: dict = {}
     dataset = demos
@@ -164,7 +169,10 @@ def main() -> None:
                   "round1_epochs": json.loads((first / "summary.json").read_text())["epochs_done"], "dagger_rollout_success": rollouts["success_rate"]}
     # ``max_minutes`` stops after the epoch that passes it: leave about one epoch's time so the total stays in the budget
     remaining = args.minutes - (time.time() - t0) / 60 - (1.0 if args.dagger_episodes else 0.0)
-    train(run, dataset, args.epochs, remaining, ["action_key=action_dict/intended"] if args.dagger_episodes else [])
+    second = ["action_key=action_dict/intended"] if args.dagger_episodes else []
+    if args.warm_start:
+        second.append(f"init_from={first_ckpt}")
+    train(run, dataset, args.epochs, remaining, second)
     train_minutes = (time.time() - t0) / 60
     summary = json.loads((run / "summary.json").read_text())
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -188,6 +196,7 @@ def main() -> None:
         "load_1m": load.summary(),
         "eval_n_action_steps": args.eval_n_action_steps,
         **dagger,
+        **({"warm_start": True} if args.warm_start else {}),
         "overrides": args.overrides,
     }), flush=True)
 

@@ -35,6 +35,7 @@ from robopref.policies.ema import EMAModel
 from robopref.policies.evaluate import evaluate_policy
 from robopref.policies.normalizer import Normalizer
 from robopref.policies.rollout import DiffusionRolloutPolicy
+from robopref.policies.warm_start import warm_start_model
 
 log = logging.getLogger(__name__)
 EVAL_SEED_BASE = 10_000_000  # eval episodes use seeds far from the collect stage's (seed * 100003 + i)
@@ -170,8 +171,14 @@ def train_policy(
     env_cfg: Mapping[str, Any] | None = None,
     device: str | torch.device = "cpu",
     resume: bool = False,
+    init_from: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume from ``out_dir/checkpoints/last.ckpt``) and return a summary dict."""
+    """Train (or resume from ``out_dir/checkpoints/last.ckpt``) and return a summary dict.
+
+    ``init_from``: a policy checkpoint to fine-tune (:mod:`robopref.policies.warm_start`):
+    its weights and normaliser, a fresh optimizer and schedule. Ignored when resuming,
+    which restores everything from ``last.ckpt`` instead.
+    """
     from robopref.utils.device import resolve_device
 
     device = resolve_device(device) if isinstance(device, str) else device
@@ -203,8 +210,13 @@ def train_policy(
     train_data = SequenceDataset(ds, train_demos, spec, **windows)
     val_data = SequenceDataset(ds, val_demos, spec, **windows) if val_demos else None
 
-    normalizer = Normalizer.fit_arrays(fit_arrays(ds, train_demos, policy_cfg.low_dim_keys, train_cfg.action_key))
-    model = DiffusionPolicy(policy_cfg, shapes, normalizer).to(device)
+    arrays = fit_arrays(ds, train_demos, policy_cfg.low_dim_keys, train_cfg.action_key)
+    if init_from is not None and resumed is not None:
+        log.warning("init_from=%s is ignored: the run resumes from %s, which already holds its weights", init_from, last_path)
+    if init_from is not None and resumed is None:
+        model = warm_start_model(init_from, policy_cfg, shapes, arrays).to(device)
+    else:
+        model = DiffusionPolicy(policy_cfg, shapes, Normalizer.fit_arrays(arrays)).to(device)
     ema = EMAModel(model, power=policy_cfg.ema_power, max_value=policy_cfg.ema_max_decay)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, betas=(0.95, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay)
     steps_per_epoch = math.ceil(len(train_data) / train_cfg.batch_size)
@@ -234,7 +246,7 @@ def train_policy(
         else:
             log.warning("no env config given and the dataset stores none (env_args.robopref_env): rollout evaluation is off")
 
-    meta = {"dataset": str(Path(dataset).resolve()), "filter_key": filter_key, "train_demos": len(train_demos), "val_demos": len(val_demos), "train_config": asdict(train_cfg)}
+    meta = {"dataset": str(Path(dataset).resolve()), "filter_key": filter_key, "init_from": str(init_from) if init_from else None, "train_demos": len(train_demos), "val_demos": len(val_demos), "train_config": asdict(train_cfg)}
     metrics_path = out_dir / "metrics.jsonl"
     t_start = time.time()
     last_record: dict[str, Any] = {}
@@ -298,7 +310,7 @@ def train_policy(
         if train_cfg.max_minutes is not None and time.time() - t_start > train_cfg.max_minutes * 60:
             stopped_early = epoch + 1 < train_cfg.epochs
             log.warning("time budget of %.1f min reached after epoch %d", train_cfg.max_minutes, epoch + 1)
-            if stopped_early:
+            if stopped_early and train_cfg.lr > 0:
                 # The cosine schedule is planned over all ``epochs``: stopped by the clock, the run
                 # ends at a high learning rate and never gets the schedule's low-lr finish.
                 log.warning("the learning-rate schedule was planned for %d epochs and is at %.0f %% of its peak (lr %.3g); "
@@ -314,7 +326,7 @@ def train_policy(
         "topk": topk.entries,
         "epochs_done": last_record.get("epoch", start_epoch),
         "stopped_early": stopped_early,
-        "lr_fraction_at_end": (last_record["lr"] / train_cfg.lr) if last_record else None,  # near 0 when the schedule ran out
+        "lr_fraction_at_end": (last_record["lr"] / train_cfg.lr) if last_record and train_cfg.lr > 0 else None,  # near 0 when the schedule ran out
         "final": last_record,
         "train_demos": len(train_demos),
         "val_demos": len(val_demos),

@@ -3,6 +3,7 @@
     robopref policy policy=diffusion_lowdim dataset=demos.hdf5
     robopref policy policy=diffusion_image dataset=demos.hdf5 filter_key=better epochs=200
     robopref policy dataset=demos.hdf5 resume=true        # continue the latest run after a crash
+    robopref policy dataset=more.hdf5 init_from=outputs/.../checkpoints/last.ckpt   # fine-tune an earlier policy
 
 Rollouts run in the env given by ``env=...`` or, by default, the env the dataset was
 collected in (``env_args.robopref_env``, written by ``robopref collect``). Outputs in the
@@ -53,6 +54,7 @@ class PolicyStageConfig(StageConfig):
     max_train_steps: Optional[int] = None  # batches per epoch at most
     resume: bool = False
     resume_from: Optional[str] = None  # a run directory or its last.ckpt (default: the newest run with one)
+    init_from: Optional[str] = None  # a policy checkpoint to fine-tune: its weights and normaliser, fresh optimizer and schedule
     progress: bool = True
     torch_threads: Optional[int] = None  # intra-op threads (null: torch's default)
 
@@ -90,7 +92,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     train_cfg = TrainConfig(**{k: cfg[k] for k in train_keys if k in cfg})
     policy_cfg = DiffusionPolicyConfig.from_dict(cfg.policy)
     env_cfg = OmegaConf.to_container(cfg.env, resolve=True) if cfg.env is not None else None
-    summary = train_policy(policy_cfg, train_cfg, cfg.dataset, work, filter_key=cfg.filter_key, env_cfg=env_cfg, device=cfg.device, resume=cfg.resume)
+    summary = train_policy(policy_cfg, train_cfg, cfg.dataset, work, filter_key=cfg.filter_key, env_cfg=env_cfg, device=cfg.device,
+                           resume=cfg.resume, init_from=cfg.init_from)
     summary["run_dir"] = str(work)
     (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     log.info("summary: %s", json.dumps(summary, default=str))

@@ -39,6 +39,12 @@ def test_policy_stage_trains_and_resumes(line_dataset, tmp_path):
     assert second.stdout.strip().splitlines()[-1] == f"last: {run / 'checkpoints' / 'last.ckpt'}"
     policy = load_policy(summary["best"], device="cpu")
     assert policy.act({"state": [0.0, 0.0]}).shape == (1,)
+    tuned = tmp_path / "tuned"  # fine-tune the trained policy: init_from names its checkpoint
+    third = robopref("policy", f"dataset={line_dataset}", *TINY, "epochs=1", f"init_from={summary['last']}", f"hydra.run.dir={tuned}", cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    tuned_summary = json.loads((tuned / "summary.json").read_text())
+    assert tuned_summary["epochs_done"] == 1
+    assert "starting from the EMA weights and normaliser of" in (tuned / "policy.log").read_text()
 
 
 def test_policy_stage_help_and_bad_keys(line_dataset, tmp_path):
