@@ -10,7 +10,9 @@ then the other alignment methods on the same policy, rollouts, labels and reward
 - ``dpo_rrl``: DPO on rollouts ranked by RRL (the pipeline's own alignment),
 - ``dpo_samples``: DPO on same-state chunk pairs (sampled at rollout states, simulated,
   ranked by RRL; ``robopref align pairs_from=samples``),
-- ``best_of_n``: best of N = 16 sampled chunks scored by RRL.
+- ``best_of_n``: best of N = 16 sampled chunks scored by RRL,
+- ``filtered_bc``: fine-tune the policy on the third of its demonstrations RRL ranks
+  highest (``robopref align method=filtered_bc``; reward-filtered behaviour cloning).
 
 Prints one JSON object per (seed, method): success and preference-honoured rates and the mean preference return before
 and after, their change, the labels the person gave, and the load average; then one line
@@ -35,7 +37,7 @@ from bench_policy_success import LoadSampler, robopref
 from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("dpo_labels", "dpo_rapl", "dpo_rrl", "dpo_samples", "best_of_n")
+METHODS = ("dpo_labels", "dpo_rapl", "dpo_rrl", "dpo_samples", "best_of_n", "filtered_bc")
 
 
 def rates(evaluation: dict) -> dict:
@@ -59,6 +61,9 @@ def variant_args(method: str, run: Path, align_args: list[str]) -> list[str]:
         return [*common, "method=dpo", "pairs_from=samples", f"reward_checkpoint={reward('rrl')}", f"dataset=[{rollouts}]", "dpo.epochs=10", "dpo.batch_pairs=32"]
     if method == "best_of_n":
         return [*common, "method=best_of_n", f"reward_checkpoint={reward('rrl')}", "n=16"]
+    if method == "filtered_bc":
+        demos = state["demos/aligned"]["outputs"]["dataset"]  # every demonstration (both experts append to one file)
+        return [*common, "method=filtered_bc", f"reward_checkpoint={reward('rrl')}", f"dataset={demos}", "filtered.torch_threads=1"]
     raise ValueError(method)
 
 

@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -79,6 +79,18 @@ def resolve_policy_config(cfg: DiffusionPolicyConfig, ds: Dataset) -> tuple[Diff
         images={k: tuple(int(x) for x in ds.read(demo, f"obs/{k}", 0, 1).shape[1:]) for k in cams},
     )
     return DiffusionPolicyConfig.from_dict({**cfg.to_dict(), "low_dim_keys": low, "image_keys": cams}), shapes
+
+
+def select_demos(ds: Dataset, demos: Sequence[str] | None) -> list[str]:
+    """``demos`` (in the dataset's order) after checking each is one of the dataset's; all of them when None."""
+    if demos is None:
+        return list(ds.demos)
+    known = set(ds.demos)
+    missing = [d for d in demos if d not in known]
+    if missing:
+        raise ValueError(f"{ds.path}: demo(s) {missing[:5]} are not in the dataset" + (f" (filter key {ds.filter_key!r})" if ds.filter_key else ""))
+    wanted = set(demos)
+    return [d for d in ds.demos if d in wanted]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -172,12 +184,14 @@ def train_policy(
     device: str | torch.device = "cpu",
     resume: bool = False,
     init_from: str | Path | None = None,
+    demos: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Train (or resume from ``out_dir/checkpoints/last.ckpt``) and return a summary dict.
 
     ``init_from``: a policy checkpoint to fine-tune (:mod:`robopref.policies.warm_start`):
     its weights and normaliser, a fresh optimizer and schedule. Ignored when resuming,
-    which restores everything from ``last.ckpt`` instead.
+    which restores everything from ``last.ckpt`` instead. ``demos``: train on these demos
+    of the dataset only (e.g. the episodes a learned reward ranks highest), after ``filter_key``.
     """
     from robopref.utils.device import resolve_device
 
@@ -204,7 +218,7 @@ def train_policy(
     ds = Dataset(dataset, filter_key=filter_key)
     policy_cfg, shapes = resolve_policy_config(policy_cfg, ds)
     spec = WindowSpec(policy_cfg.horizon, policy_cfg.n_obs_steps, policy_cfg.n_action_steps)
-    train_demos, val_demos = split_demos(ds.demos, train_cfg.val_ratio, train_cfg.seed)
+    train_demos, val_demos = split_demos(select_demos(ds, demos), train_cfg.val_ratio, train_cfg.seed)
     check_action_key(ds, train_cfg.action_key)
     windows = dict(low_dim_keys=policy_cfg.low_dim_keys, image_keys=policy_cfg.image_keys, action_key=train_cfg.action_key)
     train_data = SequenceDataset(ds, train_demos, spec, **windows)

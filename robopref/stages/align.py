@@ -4,8 +4,11 @@
     robopref align method=dpo policy=best.ckpt pairs_from=reward reward_checkpoint=reward.pt dataset=rollouts.hdf5
     robopref align method=dpo policy=best.ckpt pairs_from=samples reward_checkpoint=reward.pt dataset=rollouts.hdf5  # same-state chunk pairs
     robopref align method=best_of_n policy=best.ckpt reward_checkpoint=reward.pt n=16
+    robopref align method=filtered_bc policy=best.ckpt reward_checkpoint=reward.pt dataset=demos.hdf5 filtered.keep=0.33
 
-DPO writes ``aligned.ckpt`` (a normal policy checkpoint); both methods evaluate the
+``filtered_bc`` fine-tunes the policy on the episodes of ``dataset`` the reward ranks
+highest (:mod:`robopref.align.filtered`). DPO and filtered_bc write ``aligned.ckpt`` (a
+normal policy checkpoint); every method evaluates the
 policy before and after on ``eval_episodes`` episodes of the env the policy was trained
 on and write ``summary.json``.
 """
@@ -22,6 +25,7 @@ import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from robopref.align.dpo import DPOConfig
+from robopref.align.filtered import FilteredConfig
 from robopref.align.sampled_pairs import SampledPairsConfig
 from robopref.config import StageConfig, register_schema
 from robopref.data.dataset import Dataset
@@ -37,12 +41,12 @@ class AlignConfig(StageConfig):
     """Config of ``robopref align``."""
 
     policy: str = MISSING  # diffusion policy checkpoint
-    method: str = "dpo"  # dpo | best_of_n
+    method: str = "dpo"  # dpo | best_of_n | filtered_bc
     pairs_from: str = "labels"  # dpo: labels (from store) | reward (rollouts ranked by reward) | samples (same-state chunks ranked by reward)
     store: Optional[str] = "prefs.sqlite"
     sources: Optional[list[str]] = None
     reward_checkpoint: Optional[str] = None  # reward.pt: trajectory or visual (pairs_from=reward), trajectory (best_of_n)
-    dataset: Any = None  # rollouts ranked by the reward (pairs_from=reward) or whose states chunks are sampled at (pairs_from=samples)
+    dataset: Any = None  # rollouts ranked by the reward (pairs_from=reward), whose states chunks are sampled at (pairs_from=samples), or the episodes filtered_bc ranks
     pairs: int = 200
     segment_length: int = 32  # 0: whole episodes
     same_start: bool = False  # pairs_from=reward, whole episodes: compare only rollouts of one initial state (collect repeats=)
@@ -52,6 +56,7 @@ class AlignConfig(StageConfig):
     n: int = 16  # best-of-N
     samples: SampledPairsConfig = field(default_factory=SampledPairsConfig)  # pairs_from=samples
     dpo: DPOConfig = field(default_factory=DPOConfig)
+    filtered: FilteredConfig = field(default_factory=FilteredConfig)  # method=filtered_bc
     eval_episodes: int = 10
     eval_workers: Optional[int] = None
     env: Any = None  # env config for evaluation (default: the policy's training dataset's env)
@@ -113,6 +118,24 @@ def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator, env_cfg: dict[str
         n_pairs = len(pairs)
     return {"aligned_checkpoint": str(path), "pairs": n_pairs, "implicit_accuracy": hist.implicit_accuracy[-1], "ref_distance": hist.ref_distance[-1],
             "final_loss": hist.loss[-1]}
+
+
+def _filtered(cfg: DictConfig, out: Path) -> dict[str, Any]:
+    """Fine-tune on the top ``filtered.keep`` of one dataset's episodes by learned return."""
+    from robopref.align.filtered import filtered_finetune
+    from robopref.rewards.loading import load_reward
+
+    if not cfg.reward_checkpoint or cfg.dataset is None:
+        raise ValueError("method=filtered_bc needs reward_checkpoint=<reward.pt> and dataset=<episodes to rank, e.g. the demos>")
+    datasets = _reward_datasets(cfg)
+    if len(datasets) != 1:
+        raise ValueError(f"method=filtered_bc ranks and trains on one dataset; got dataset={datasets}")
+    if not Path(datasets[0]).is_file():
+        raise ValueError(f"dataset={datasets[0]!r}: no such file")
+    filtered = FilteredConfig(**OmegaConf.to_container(cfg.filtered, resolve=True))
+    path, info = filtered_finetune(cfg.policy, load_reward(cfg.reward_checkpoint), datasets[0], filtered, out, seed=cfg.seed, kappa=cfg.kappa,
+                                   device=cfg.device, progress=cfg.progress)
+    return {"aligned_checkpoint": str(path), **info}
 
 
 def _sampled_chunks(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator, env_cfg: dict[str, Any] | None) -> Callable[[Any, Any], Any]:
@@ -184,8 +207,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"policy={cfg.policy!r}: no such checkpoint file")
     env_cfg = policy_env_cfg(cfg.policy, cfg.env)
     summary: dict[str, Any] = {"method": cfg.method, "policy": cfg.policy}
-    if cfg.method == "dpo":
-        summary.update(_dpo(cfg, out, rng, env_cfg))
+    if cfg.method in ("dpo", "filtered_bc"):
+        summary.update(_dpo(cfg, out, rng, env_cfg) if cfg.method == "dpo" else _filtered(cfg, out))
         if cfg.eval_episodes and env_cfg:
             summary["before"] = _evaluate(cfg, env_cfg, cfg.policy, out, "before")
             summary["after"] = _evaluate(cfg, env_cfg, summary["aligned_checkpoint"], out, "after")
@@ -194,7 +217,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             raise ValueError("method=best_of_n evaluates in an env: pass env=<group> or train the policy on a dataset that records its env")
         summary.update(_best_of_n_eval(cfg, env_cfg))
     else:
-        raise ValueError(f"method={cfg.method!r}: expected 'dpo' or 'best_of_n'")
+        raise ValueError(f"method={cfg.method!r}: expected 'dpo', 'best_of_n' or 'filtered_bc'")
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     print(json.dumps(summary, indent=2, default=float))
     return summary
