@@ -34,6 +34,14 @@ def test_align_dpo_and_best_of_n(line_dataset, tmp_path):
     assert out.returncode == 0, out.stderr
     sampled = json.loads((tmp_path / "sampled" / "summary.json").read_text())
     assert 1 <= sampled["pairs"] <= 6 and sampled["after"]["n_episodes"] == 2  # same-state pairs, fine-tuned, evaluated
+    out = robopref("align", *common, "method=filtered_bc", f"reward_checkpoint={tmp_path / 'reward' / 'reward.pt'}", f"dataset={line_dataset}",
+                   "filtered.keep=0.5", "filtered.epochs=1", "filtered.batch_size=16", f"hydra.run.dir={tmp_path / 'filtered'}", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    filtered = json.loads((tmp_path / "filtered" / "summary.json").read_text())
+    assert filtered["episodes_kept"] == 3 and filtered["episodes_ranked"] == 6 and filtered["after"]["n_episodes"] == 2
+    assert load_policy(filtered["aligned_checkpoint"], device="cpu").act({"state": [0.0, 0.0]}).shape == (1,)
+    out = robopref("align", *common, "method=filtered_bc", f"hydra.run.dir={tmp_path / 'filtered_bad'}", cwd=tmp_path)
+    assert out.returncode != 0 and "method=filtered_bc needs reward_checkpoint=<reward.pt> and dataset=" in out.stderr
     out = robopref("align", *common, "method=best_of_n", f"reward_checkpoint={tmp_path / 'reward' / 'reward.pt'}", "n=4", f"hydra.run.dir={tmp_path / 'bon'}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     bon = json.loads((tmp_path / "bon" / "summary.json").read_text())
