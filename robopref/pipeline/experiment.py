@@ -57,10 +57,10 @@ class TransferSpec:
 @dataclass
 class AlignSpec:
     """How the policy is aligned; ``reward`` names the learned reward that ranks rollouts
-    (``pairs_from=reward``), ranks same-state chunks (``pairs_from=samples``) or scores
-    chunks (``best_of_n``)."""
+    (``pairs_from=reward``), ranks same-state chunks (``pairs_from=samples``), scores
+    chunks (``best_of_n``) or ranks the demonstrations to imitate (``filtered_bc``)."""
 
-    method: str = "dpo"  # dpo | best_of_n
+    method: str = "dpo"  # dpo | best_of_n | filtered_bc
     pairs_from: str = "reward"  # dpo: reward (rollouts ranked by `reward`) | samples (same-state chunks ranked by it) | labels (the person's labels)
     reward: str = "rrl"  # one of the experiment's rewards
     args: list = field(default_factory=list)  # extra `robopref align` overrides

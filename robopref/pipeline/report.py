@@ -31,13 +31,23 @@ def _rate(r: Rate | None) -> str:
     return str(r) if r is not None else "–"
 
 
+def align_description(exp: ExperimentSpec) -> str:
+    """How the experiment aligns, in words for the report's table."""
+    a = exp.align
+    if a.method == "dpo":
+        return {"reward": f"DPO on {a.reward}-ranked rollouts", "samples": f"DPO on same-state chunks ranked by {a.reward}",
+                "labels": "DPO on the person's labels"}.get(a.pairs_from, "DPO")
+    if a.method == "filtered_bc":
+        return f"fine-tuned on the demos {a.reward} ranks highest"
+    return f"best-of-N scored by {a.reward}"
+
+
 def policy_table(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]]) -> tuple[list[str], list[tuple[str, Rate, Rate]]]:
     """Markdown rows for the pre-trained policy and each round's aligned policy; bar-chart rows."""
     lines = ["| policy | task success | honours the preference | mean preference return | episodes |", "|---|---|---|---|---|"]
     bars: list[tuple[str, Rate, Rate]] = []
     a = exp.align
-    how = {"reward": f"DPO on {a.reward}-ranked rollouts", "samples": f"DPO on same-state chunks ranked by {a.reward}",
-           "labels": "DPO on the person's labels"}.get(a.pairs_from, "DPO") if a.method == "dpo" else f"best-of-N scored by {a.reward}"
+    how = align_description(exp)
     entries = [("pre-trained", rounds[0]["align"]["before"])] if rounds and "before" in rounds[0]["align"] else []
     entries += [(f"round {r['round']}: {how}", r["align"]["after"]) for r in rounds if "after" in r["align"]]
     for name, ev in entries:

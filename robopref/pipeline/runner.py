@@ -8,7 +8,8 @@ Steps (directory names under the pipeline's run directory):
   ``label`` (the scripted person answers queries about the rollouts), ``transfer_*``
   (round 1: a labelled source embodiment and ``robopref transfer`` into the store),
   ``reward_<name>`` (each configured reward on every label so far), ``align``
-  (``robopref align``: DPO or best-of-N, with before/after evaluation).
+  (``robopref align``: DPO, best-of-N or reward-filtered fine-tuning on the demos, with
+  before/after evaluation).
 
 After each step ``pipeline.json`` records it (see :mod:`robopref.pipeline.state`), so
 ``resume=true`` continues a killed run at the first unfinished step.
@@ -153,7 +154,7 @@ class PipelineRunner:
             out[name] = self.execute(Step(f"round_{r}/reward_{name}", "reward", [f"store={self.store}", *map(str, args), "progress=false", f"seed={self.seed}"], collect))
         return out
 
-    def align(self, r: int, policy: str, rollouts: list[str], rewards: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def align(self, r: int, policy: str, rollouts: list[str], rewards: dict[str, dict[str, Any]], demos: str) -> dict[str, Any]:
         """Align the current policy; evaluate before and after on the same episode seeds."""
         a = self.exp.align
         overrides = [f"policy={policy}", f"method={a.method}", f"eval_episodes={self.exp.eval_episodes}", f"seed={EVAL_SEED}", f"progress={str(self.progress).lower()}"]
@@ -161,6 +162,8 @@ class PipelineRunner:
             overrides += [f"pairs_from={a.pairs_from}", f"store={self.store}", "sources=[scripted]"]
             if a.pairs_from in ("reward", "samples"):
                 overrides += [f"reward_checkpoint={rewards[a.reward]['checkpoint']}", f"dataset=[{','.join(rollouts)}]"]
+        elif a.method == "filtered_bc":  # the demonstrations the reward ranks highest are the ones imitated
+            overrides += [f"reward_checkpoint={rewards[a.reward]['checkpoint']}", f"dataset={demos}"]
         else:
             overrides += [f"reward_checkpoint={rewards[a.reward]['checkpoint']}"]
         overrides += [*self.env(), *map(str, a.args)]
@@ -172,8 +175,8 @@ class PipelineRunner:
         e = self.exp
         if e.align.reward not in e.rewards:
             raise ValueError(f"experiment.align.reward={e.align.reward!r} is not one of the experiment's rewards {sorted(e.rewards)}")
-        if e.align.method not in ("dpo", "best_of_n"):
-            raise ValueError(f"experiment.align.method={e.align.method!r}: expected 'dpo' or 'best_of_n'")
+        if e.align.method not in ("dpo", "best_of_n", "filtered_bc"):
+            raise ValueError(f"experiment.align.method={e.align.method!r}: expected 'dpo', 'best_of_n' or 'filtered_bc'")
         if e.align.pairs_from not in ("reward", "labels", "samples"):
             raise ValueError(f"experiment.align.pairs_from={e.align.pairs_from!r}: expected 'reward', 'labels' or 'samples'")
         if e.rounds < 1 or e.rollouts < 2 or e.eval_episodes < 1:
@@ -193,8 +196,8 @@ class PipelineRunner:
             label = self.label(r, rollouts[-1:])
             transfer = self.transfer(r, rollouts[-1])
             rewards = self.rewards(r)
-            aligned = self.align(r, policy, rollouts, rewards)
+            aligned = self.align(r, policy, rollouts, rewards, demos)
             rounds.append({"round": r, "policy": policy, "rollouts": rollouts[-1], "label": label, "transfer": transfer, "rewards": rewards, "align": aligned})
-            if self.exp.align.method == "dpo":
+            if self.exp.align.method in ("dpo", "filtered_bc"):
                 policy = aligned["aligned_checkpoint"]
         return {"demos": demos, "rounds": rounds, "final_policy": policy}

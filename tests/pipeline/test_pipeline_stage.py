@@ -89,8 +89,10 @@ def test_two_rounds_align_the_aligned_policy_again(tmp_path):
 
 
 def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
+    # also the reward-filtered fine-tuning on the demos (align method=filtered_bc) from the pipeline
     run = tmp_path / "pipe"
     out = robopref("pipeline", "experiment=group", *TINY, "experiment.transfer.enabled=false", "~experiment.rewards.rapl", "~experiment.rewards.rrl_transfer",
+                   "experiment.align.method=filtered_bc", 'experiment.align.args=["filtered.epochs=1","filtered.batch_size=16","eval_workers=1"]',
                    f"hydra.run.dir={run}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     from robopref.data import Dataset
@@ -99,4 +101,6 @@ def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
     assert (env["name"], env["task"], env["embodiment"], env["num_blocks"]) == ("push2d_group", "group", "short_stick", 2)
     align = json.loads((run / "pipeline.json").read_text())["steps"]["round_1/align"]["outputs"]
     assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
-    assert "keeping them together" in (run / "report.md").read_text()
+    assert align["episodes_ranked"] == 9 and align["episodes_kept"] == 3  # a third of the 6 + 3 demos
+    report = (run / "report.md").read_text()
+    assert "keeping them together" in report and "| round 1: fine-tuned on the demos rrl ranks highest |" in report
