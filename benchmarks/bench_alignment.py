@@ -1,13 +1,13 @@
 """Policy alignment benchmark (issue 8): does the aligned policy honour the person's preference?
 
 Per seed: ``robopref pipeline experiment=<experiment>`` (demos -> diffusion policy -> rollouts
--> scripted person -> RRL and RAPL rewards -> DPO on RRL-ranked rollouts -> before/after),
+-> scripted person -> RRL and RAPL rewards -> its own alignment step -> before/after),
 then the other alignment methods on the same policy, rollouts, labels and rewards with
 ``robopref align``, all evaluated on the same episode seeds:
 
 - ``dpo_labels``: Diffusion-DPO on the person's labels directly,
 - ``dpo_rapl``: DPO on rollouts ranked by the RAPL visual reward,
-- ``dpo_rrl``: DPO on rollouts ranked by RRL (the pipeline's own alignment),
+- ``dpo_rrl``: DPO on rollouts ranked by RRL (the top quarter against the bottom quarter),
 - ``dpo_samples``: DPO on same-state chunk pairs (sampled at rollout states, simulated,
   ranked by RRL; ``robopref align pairs_from=samples``),
 - ``best_of_n``: best of N = 16 sampled chunks scored by RRL,
@@ -45,6 +45,15 @@ def rates(evaluation: dict) -> dict:
     return {"success": m["success"]["mean"], "honoured": 1 - m["violation"]["mean"], "pref_return": m["pref_return"]["mean"], "episodes": evaluation["n_episodes"]}
 
 
+def pipeline_method(align: dict) -> str | None:
+    """The benchmark's name for the experiment's own alignment step, when it is one of METHODS."""
+    if align.get("reward") != "rrl":
+        return None
+    if align["method"] == "dpo" and align.get("pairs_from") == "reward":
+        return "dpo_rrl"
+    return "filtered_bc" if align["method"] == "filtered_bc" else None
+
+
 def variant_args(method: str, run: Path, align_args: list[str]) -> list[str]:
     """``robopref align`` overrides of one method on the pipeline run's artefacts."""
     state = json.loads((run / "pipeline.json").read_text())["steps"]
@@ -55,6 +64,8 @@ def variant_args(method: str, run: Path, align_args: list[str]) -> list[str]:
     if method == "dpo_labels":
         return [*common, "method=dpo", "pairs_from=labels", f"store={run / 'prefs.sqlite'}", "sources=[scripted]",
                 *[a for a in align_args if not a.startswith("same_start")], "same_start=false"]
+    if method == "dpo_rrl":
+        return [*common, "method=dpo", "pairs_from=reward", f"reward_checkpoint={reward('rrl')}", f"dataset=[{rollouts}]"]
     if method == "dpo_rapl":
         return [*common, "method=dpo", "pairs_from=reward", f"reward_checkpoint={reward('rapl')}", f"dataset=[{rollouts}]"]
     if method == "dpo_samples":
@@ -148,8 +159,9 @@ def main() -> None:
         exp = OmegaConf.to_container(OmegaConf.load(run / "experiment.yaml"))["experiment"]
         align_args = args.align_args if args.align_args is not None else [str(a) for a in exp["align"]["args"]]
         labels = state["round_1/label"]["outputs"].get("labels_added")
+        own = pipeline_method(exp["align"])
         for method in args.methods:
-            if method == "dpo_rrl":
+            if method == own:  # the pipeline's own alignment step: read, not re-run
                 summary = state["round_1/align"]["outputs"]
             else:
                 out = run / "bench" / method

@@ -17,7 +17,7 @@ TINY = [
     'rapl:["reward=rapl","reward.encoder.channels=[4,8,8,8]","reward.pretrain.steps=2","reward.pretrain.batch_size=4","reward.frames=4",'
     '"reward.pretrain_videos=2","reward.align.epochs=1","reward.plot_ot_plan=false","sources=[scripted]","eval_segments=8","eval_length=5"]}',
     "experiment.transfer.episodes=6", "experiment.transfer.source_labels=6", "experiment.transfer.pairs=6",
-    'experiment.align.args=["pairs=4","segment_length=0","dpo.epochs=1","eval_workers=1"]',
+    'experiment.align.args=["pairs=4","segment_length=0","dpo.epochs=1","filtered.epochs=1","filtered.batch_size=16","eval_workers=1"]',
     "experiment.eval_episodes=2", "experiment.report_frames=1", "progress=false",
 ]
 STEPS = ["demos/unaligned", "demos/aligned", "policy", "round_1/rollouts", "round_1/label", "round_1/transfer_source", "round_1/transfer_source_aligned",
@@ -32,9 +32,10 @@ def test_quickstart_pipeline_runs_reports_and_resumes(tmp_path):
     state = json.loads((run / "pipeline.json").read_text())
     assert state["order"] == STEPS
     align = state["steps"]["round_1/align"]["outputs"]
-    assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2 and align["pairs"] >= 1
+    assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
+    assert align["method"] == "filtered_bc" and align["episodes_ranked"] == 9 and align["episodes_kept"] == 3  # the quickstart's method
     report = (run / "report.md").read_text()
-    for section in ("## The policy before and after alignment", "| pre-trained |", "| round 1: DPO on rrl-ranked rollouts |",
+    for section in ("## The policy before and after alignment", "| pre-trained |", "| round 1: fine-tuned on the demos rrl ranks highest |",
                     "## Learned rewards against the person's hidden preference", "| rapl |", "## Steps", "robopref policy dataset="):
         assert section in report, section
     for png in ("rates.png", "reward_scatter.png", "frames.png"):
@@ -75,7 +76,7 @@ def test_two_rounds_align_the_aligned_policy_again(tmp_path):
     # also the same-state chunk pairs (align pairs_from=samples) from the pipeline
     run = tmp_path / "pipe"
     out = robopref("pipeline", "experiment=quickstart", *TINY, "experiment.rounds=2", "experiment.transfer.enabled=false", "~experiment.rewards.rapl",
-                   "~experiment.rewards.rrl_transfer", "experiment.rollout_repeats=2", "experiment.align.pairs_from=samples",
+                   "~experiment.rewards.rrl_transfer", "experiment.rollout_repeats=2", "experiment.align.method=dpo", "experiment.align.pairs_from=samples",
                    'experiment.align.args=["samples.states=4","samples.candidates=2","samples.lookahead=1","dpo.epochs=1","eval_workers=1"]',
                    f"hydra.run.dir={run}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -89,10 +90,8 @@ def test_two_rounds_align_the_aligned_policy_again(tmp_path):
 
 
 def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
-    # also the reward-filtered fine-tuning on the demos (align method=filtered_bc) from the pipeline
     run = tmp_path / "pipe"
     out = robopref("pipeline", "experiment=group", *TINY, "experiment.transfer.enabled=false", "~experiment.rewards.rapl", "~experiment.rewards.rrl_transfer",
-                   "experiment.align.method=filtered_bc", 'experiment.align.args=["filtered.epochs=1","filtered.batch_size=16","eval_workers=1"]',
                    f"hydra.run.dir={run}", cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     from robopref.data import Dataset
@@ -101,6 +100,5 @@ def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
     assert (env["name"], env["task"], env["embodiment"], env["num_blocks"]) == ("push2d_group", "group", "short_stick", 2)
     align = json.loads((run / "pipeline.json").read_text())["steps"]["round_1/align"]["outputs"]
     assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
-    assert align["episodes_ranked"] == 9 and align["episodes_kept"] == 3  # a third of the 6 + 3 demos
-    report = (run / "report.md").read_text()
-    assert "keeping them together" in report and "| round 1: fine-tuned on the demos rrl ranks highest |" in report
+    assert align["method"] == "dpo" and align["pairs"] >= 1  # the group experiment's own method
+    assert "keeping them together" in (run / "report.md").read_text()
