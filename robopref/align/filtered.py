@@ -11,6 +11,12 @@ teach a behaviour no episode shows.
 
 The run starts from the policy's EMA weights and normaliser (``init_from``) and writes a
 normal policy checkpoint.
+
+``rounds`` > 1 iterates, as RAFT does: after each round the fine-tuned policy is rolled out
+``rollouts`` times, its episodes join the ranked pool (a copy of the dataset in the run
+directory), and the next round fine-tunes the current policy on the top ``keep`` of the
+pool. The policy's own successful rollouts of the preferred behaviour are examples from
+the states it actually reaches, which demonstrations of another agent are not.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from robopref.align.self_rollouts import pool_with_rollouts
 from robopref.data.pool import DatasetPool
 from robopref.data.sampling import whole_episodes
 from robopref.rewards.loading import RewardModel, segment_returns
+
+SELF_ROLLOUT_SEED_OFFSET = 2000  # round r's rollouts use seed + 2000 + r: off the evaluation episodes of `seed`
 
 
 @dataclass
@@ -37,12 +46,18 @@ class FilteredConfig:
     lr_warmup_steps: int = 100
     batch_size: int = 64
     torch_threads: Optional[int] = None  # intra-op CPU threads of the fine-tuning (None: torch's default)
+    rounds: int = 1  # >1: roll the fine-tuned policy out, rank its episodes with the pool's, fine-tune again (RAFT)
+    rollouts: int = 90  # rounds > 1: policy rollouts added to the pool before each later round
 
     def __post_init__(self) -> None:
         if not 0 < self.keep <= 1:
             raise ValueError(f"filtered.keep={self.keep}: expected a fraction in (0, 1] of the episodes to imitate")
         if self.epochs < 1:
             raise ValueError(f"filtered.epochs={self.epochs}: expected >= 1")
+        if self.rounds < 1:
+            raise ValueError(f"filtered.rounds={self.rounds}: expected >= 1 rounds of ranking and fine-tuning")
+        if self.rounds > 1 and self.rollouts < 1:
+            raise ValueError(f"filtered.rollouts={self.rollouts}: rounds > 1 need >= 1 policy rollouts per round")
 
 
 def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: float | None = None) -> list[tuple[str, float]]:
@@ -56,17 +71,54 @@ def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: fl
 
 
 def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, cfg: FilteredConfig, out_dir: str | Path,
-                      seed: int = 0, kappa: float | None = None, device: str = "cpu", progress: bool = True) -> tuple[Path, dict[str, Any]]:
+                      seed: int = 0, kappa: float | None = None, device: str = "cpu", progress: bool = True,
+                      env_cfg: Mapping[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
     """Fine-tune ``checkpoint`` on the top ``cfg.keep`` of ``dataset``'s episodes by learned return.
 
-    Returns ``out_dir/aligned.ckpt`` and a summary: how many episodes were kept, the learned
-    return of the kept ones against all, and the fine-tuning run's final metrics.
+    With ``cfg.rounds`` > 1 the later rounds also rank ``cfg.rollouts`` rollouts of the
+    current policy per round in ``env_cfg`` (required then), started from
+    ``episode_seed(seed + 2000 + round, i)`` so they stay off evaluation episodes drawn
+    with ``seed``. Returns ``out_dir/aligned.ckpt`` and a summary: per round, how many
+    episodes were ranked and kept, the learned return of the kept ones against all, the
+    rollouts' success rate and the fine-tuning run's final metrics.
     """
+    if cfg.rounds > 1 and not env_cfg:
+        raise ValueError(f"filtered.rounds={cfg.rounds} rolls the policy out between rounds: pass env=<group> "
+                         "or train the policy on a dataset that records its env")
+    if cfg.rounds > 1:
+        from robopref.policies.checkpoint import read_checkpoint
+
+        action_key = ((read_checkpoint(checkpoint).get("meta") or {}).get("train_config") or {}).get("action_key", "actions")
+        if action_key != "actions":
+            raise ValueError(f"filtered.rounds={cfg.rounds}: {checkpoint} was trained on {action_key!r}, which the policy's own "
+                             "rollouts do not record; use filtered.rounds=1")
+    out_dir = Path(out_dir)
+    current, pool, rounds = Path(checkpoint), dataset, []
+    for r in range(1, cfg.rounds + 1):
+        info: dict[str, Any] = {"round": r}
+        if r > 1:
+            path, _, rolled = pool_with_rollouts(dataset if r == 2 else pool, current, env_cfg or {}, out_dir / "pool.hdf5", cfg.rollouts,
+                                                 seed=seed + SELF_ROLLOUT_SEED_OFFSET + r, device=device, progress=progress)
+            pool = str(path)
+            info.update(rolled)
+        round_dir = out_dir / "finetune" if cfg.rounds == 1 else out_dir / f"round_{r}"
+        current, ranked_info = _finetune_round(current, model, pool, cfg, round_dir, seed, kappa, device, progress)
+        info.update(ranked_info)
+        rounds.append(info)
+    aligned = out_dir / "aligned.ckpt"
+    shutil.copyfile(current, aligned)
+    summary = {k: v for k, v in rounds[0].items() if k != "round"} if cfg.rounds == 1 else dict(rounds[-1])
+    summary.update({"filtered": asdict(cfg), "rounds": rounds})
+    return aligned, summary
+
+
+def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: FilteredConfig, out_dir: Path, seed: int,
+                    kappa: float | None, device: str, progress: bool) -> tuple[Path, dict[str, Any]]:
+    """One ranking and fine-tuning: the new checkpoint (its last epoch) and what was kept."""
     from robopref.policies.checkpoint import read_checkpoint
     from robopref.policies.config import DiffusionPolicyConfig
     from robopref.policies.train import TrainConfig, train_policy
 
-    out_dir = Path(out_dir)
     ranked = rank_episodes(model, DatasetPool(), dataset, kappa)
     k = max(1, int(round(cfg.keep * len(ranked))))
     kept = [d for d, _ in ranked[:k]]
@@ -75,17 +127,14 @@ def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, 
     train_cfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, lr_warmup_steps=cfg.lr_warmup_steps, batch_size=cfg.batch_size, eval_every=0,
                             val_ratio=trained_with.get("val_ratio", 0.1), action_key=trained_with.get("action_key", "actions"),
                             seed=seed, progress=progress, torch_threads=cfg.torch_threads)
-    summary = train_policy(DiffusionPolicyConfig.from_dict(ckpt["policy_config"]), train_cfg, dataset, out_dir / "finetune",
+    summary = train_policy(DiffusionPolicyConfig.from_dict(ckpt["policy_config"]), train_cfg, dataset, out_dir,
                            device=device, init_from=checkpoint, demos=kept)
-    aligned = out_dir / "aligned.ckpt"
-    shutil.copyfile(summary["last"], aligned)
     returns = np.array([r for _, r in ranked])
-    return aligned, {
+    return Path(summary["last"]), {
         "episodes_ranked": len(ranked),
         "episodes_kept": k,
         "kept_return_mean": float(returns[:k].mean()),
         "all_return_mean": float(returns.mean()),
         "return_threshold": float(returns[k - 1]),
-        "filtered": asdict(cfg),
         "finetune": summary["final"],
     }

@@ -120,7 +120,7 @@ def _dpo(cfg: DictConfig, out: Path, rng: np.random.Generator, env_cfg: dict[str
             "final_loss": hist.loss[-1]}
 
 
-def _filtered(cfg: DictConfig, out: Path) -> dict[str, Any]:
+def _filtered(cfg: DictConfig, out: Path, env_cfg: dict[str, Any] | None) -> dict[str, Any]:
     """Fine-tune on the top ``filtered.keep`` of one dataset's episodes by learned return."""
     from robopref.align.filtered import filtered_finetune
     from robopref.rewards.loading import load_reward
@@ -134,7 +134,7 @@ def _filtered(cfg: DictConfig, out: Path) -> dict[str, Any]:
         raise ValueError(f"dataset={datasets[0]!r}: no such file")
     filtered = FilteredConfig(**OmegaConf.to_container(cfg.filtered, resolve=True))
     path, info = filtered_finetune(cfg.policy, load_reward(cfg.reward_checkpoint), datasets[0], filtered, out, seed=cfg.seed, kappa=cfg.kappa,
-                                   device=cfg.device, progress=cfg.progress)
+                                   device=cfg.device, progress=cfg.progress, env_cfg=env_cfg)
     return {"aligned_checkpoint": str(path), **info}
 
 
@@ -208,7 +208,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     env_cfg = policy_env_cfg(cfg.policy, cfg.env)
     summary: dict[str, Any] = {"method": cfg.method, "policy": cfg.policy}
     if cfg.method in ("dpo", "filtered_bc"):
-        summary.update(_dpo(cfg, out, rng, env_cfg) if cfg.method == "dpo" else _filtered(cfg, out))
+        summary.update(_dpo(cfg, out, rng, env_cfg) if cfg.method == "dpo" else _filtered(cfg, out, env_cfg))
         if cfg.eval_episodes and env_cfg:
             summary["before"] = _evaluate(cfg, env_cfg, cfg.policy, out, "before")
             summary["after"] = _evaluate(cfg, env_cfg, summary["aligned_checkpoint"], out, "after")

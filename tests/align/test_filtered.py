@@ -71,3 +71,43 @@ def test_bad_settings_are_refused(line_dataset, tmp_path):
         FilteredConfig(epochs=0)
     with pytest.raises(ValueError, match=r"line.hdf5: demo\(s\) \['demo_99'\] are not in the dataset"):
         train_policy(tiny_config(), TrainConfig(epochs=1, eval_every=0, progress=False), str(line_dataset), tmp_path / "x", demos=["demo_0", "demo_99"])
+
+
+@pytest.fixture
+def by_leftward_actions(monkeypatch):
+    """A stand-in reward whose return is minus the sum of the episode's actions: it prefers pushing left,
+    and it scores the policy's own rollouts too (they have actions, not the ``left`` info)."""
+    monkeypatch.setattr(filtered_mod, "segment_returns",
+                        lambda model, pool, refs, kappa=None: np.array([-float(pool.get(r.dataset).read(r.demo, "actions").sum()) for r in refs]))
+    return object()
+
+
+def test_later_rounds_rank_the_policys_own_rollouts_with_the_dataset(line_dataset, tmp_path, by_leftward_actions):
+    from tests.fakes import LINE_ENV_CFG
+
+    path = _left_right(line_dataset, tmp_path / "lr.hdf5")
+    n_demos, before = len(Dataset(path).demos), path.read_bytes()
+    base = train_policy(tiny_config(), TrainConfig(epochs=4, batch_size=16, lr=3e-3, lr_warmup_steps=5, eval_every=0, progress=False), str(path), tmp_path / "base")
+    cfg = FilteredConfig(keep=0.5, epochs=4, lr=3e-3, lr_warmup_steps=5, batch_size=16, rounds=3, rollouts=3)
+    out = tmp_path / "raft"
+    aligned, info = filtered_finetune(base["last"], by_leftward_actions, str(path), cfg, out, seed=7, progress=False, env_cfg=LINE_ENV_CFG)
+
+    assert [r["round"] for r in info["rounds"]] == [1, 2, 3]
+    assert [r["episodes_ranked"] for r in info["rounds"]] == [n_demos, n_demos + 3, n_demos + 6]  # each later round adds its rollouts
+    assert all(0.0 <= r["rollout_success"] <= 1.0 and r["rollouts"] == 3 for r in info["rounds"][1:])
+    pool = Dataset(out / "pool.hdf5")
+    rollouts = [d for d in pool.demos if pool.demo_attrs(d).get("source") == "policy_rollout"]
+    assert len(pool.demos) == n_demos + 6 and len(rollouts) == 6
+    assert path.read_bytes() == before and len(Dataset(path).demos) == n_demos  # the user's dataset is only read
+    meta = read_checkpoint(aligned)["meta"]  # each round starts from the one before
+    assert meta["init_from"] == str(out / "round_2" / "checkpoints" / "last.ckpt")
+    assert info["episodes_ranked"] == n_demos + 6 and info["filtered"]["rounds"] == 3
+
+
+def test_later_rounds_need_an_env_to_roll_out_in(line_dataset, tmp_path, by_leftward_actions):
+    with pytest.raises(ValueError, match=r"filtered.rounds=0: expected >= 1"):
+        FilteredConfig(rounds=0)
+    with pytest.raises(ValueError, match=r"filtered.rollouts=0: rounds > 1 need >= 1"):
+        FilteredConfig(rounds=2, rollouts=0)
+    with pytest.raises(ValueError, match=r"filtered.rounds=2 rolls the policy out between rounds: pass env="):
+        filtered_finetune("unused.ckpt", by_leftward_actions, str(line_dataset), FilteredConfig(rounds=2), tmp_path / "x", progress=False)

@@ -1,0 +1,66 @@
+"""Roll a policy checkpoint out and add its episodes to a copy of a dataset.
+
+The later rounds of reward-filtered fine-tuning (``filtered.rounds`` > 1) rank the
+policy's own rollouts next to the episodes they started from: once the first round has
+moved the policy towards what the person wants, its successful rollouts of that behaviour
+are examples in its own state distribution, which the demonstrations are not. The copy is
+written through :class:`robopref.data.writer.DatasetWriter` (a temporary file moved into
+place when complete), so the user's dataset is never touched and a killed run leaves no
+half-written pool.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Mapping
+
+from tqdm import tqdm
+
+from robopref.data.episode import Episode
+from robopref.data.writer import DatasetWriter
+from robopref.eval.runner import episode_seed
+from robopref.rollout.factory import env_args_of, make_env
+from robopref.rollout.record import record_episode
+
+
+def pool_with_rollouts(source: str | Path, checkpoint: str | Path, env_cfg: Mapping[str, Any], out: str | Path, episodes: int, seed: int,
+                       device: str = "cpu", progress: bool = True) -> tuple[Path, list[str], dict[str, Any]]:
+    """Write ``out``: every episode of ``source`` plus ``episodes`` rollouts of ``checkpoint`` in the env ``env_cfg``.
+
+    Episode ``i`` starts from ``episode_seed(seed, i)`` (the numbering of ``robopref
+    collect`` and ``robopref eval``), so a caller keeps these rollouts off its evaluation
+    episodes by passing another ``seed``. Returns the file, the names of the new demos and
+    their success rate and mean length.
+    """
+    from robopref.policies import load_policy
+
+    if episodes < 1:
+        raise ValueError(f"filtered.rollouts={episodes}: expected >= 1 rollouts of the policy per round")
+    source, out = Path(source), Path(out)
+    if source.resolve() != out.resolve():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".copy")
+        shutil.copyfile(source, tmp)  # the user's dataset is only read
+        tmp.replace(out)
+    policy = load_policy(str(checkpoint), device=device)
+    env = make_env(env_cfg)
+    names: list[str] = []
+    successes, lengths = [], []
+    try:
+        with DatasetWriter(out, env_args=env_args_of(env, env_cfg), mode="a") as writer:
+            for i in tqdm(range(episodes), desc="policy rollouts", unit="ep", disable=not progress):
+                ep = record_episode(env, policy, seed=episode_seed(seed, i))
+                ep.attrs["source"] = "policy_rollout"
+                names.append(writer.add_episode(ep))
+                successes.append(_succeeded(ep))
+                lengths.append(len(ep))
+    finally:
+        env.close()
+    return out, names, {"rollouts": episodes, "rollout_success": sum(successes) / episodes, "rollout_mean_length": sum(lengths) / episodes}
+
+
+def _succeeded(ep: Episode) -> bool:
+    """Whether any step of ``ep`` reported ``success`` (False when the env reports none)."""
+    flags = (ep.infos or {}).get("success")
+    return bool(flags is not None and any(bool(x) for x in flags))
