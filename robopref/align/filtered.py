@@ -29,6 +29,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from robopref.align.self_rollouts import pool_with_rollouts
+from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
 from robopref.data.sampling import whole_episodes
 from robopref.rewards.loading import RewardModel, segment_returns
@@ -46,6 +47,7 @@ class FilteredConfig:
     lr_warmup_steps: int = 100
     batch_size: int = 64
     torch_threads: Optional[int] = None  # intra-op CPU threads of the fine-tuning (None: torch's default)
+    success_only: bool = False  # rank only episodes whose infos/success is set at some step (the task's own success signal)
     rounds: int = 1  # >1: roll the fine-tuned policy out, rank its episodes with the pool's, fine-tune again (RAFT)
     rollouts: int = 90  # rounds > 1: policy rollouts added to the pool before each later round
 
@@ -68,6 +70,24 @@ def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: fl
     returns = segment_returns(model, pool, refs, kappa)
     order = np.argsort(-returns, kind="stable")
     return [(refs[i].demo, float(returns[i])) for i in order]
+
+
+def successful_episodes(dataset: Dataset) -> list[str]:
+    """The demos of ``dataset`` whose ``infos/success`` is set at some step.
+
+    This is the task's own success signal (the simulator's, or a success detector's on a
+    robot): with ``filtered.success_only`` the learned reward then only orders episodes that
+    did the task, so an episode that pleases the person by never finishing (stalling
+    outside a forbidden zone, say) is not imitated however well the reward ranks it.
+    """
+    missing = [d for d in dataset.demos if not dataset.has(d, "infos/success")]
+    if missing:
+        raise ValueError(f"{dataset.path}: filtered.success_only needs infos/success in every episode; "
+                         f"{len(missing)} lack it (first: {missing[0]}); use filtered.success_only=false")
+    done = [d for d in dataset.demos if bool(np.any(dataset.read(d, "infos/success")))]
+    if not done:
+        raise ValueError(f"{dataset.path}: filtered.success_only: none of its {len(dataset.demos)} episodes succeeds")
+    return done
 
 
 def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, cfg: FilteredConfig, out_dir: str | Path,
@@ -93,6 +113,7 @@ def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, 
             raise ValueError(f"filtered.rounds={cfg.rounds}: {checkpoint} was trained on {action_key!r}, which the policy's own "
                              "rollouts do not record; use filtered.rounds=1")
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     current, pool, rounds = Path(checkpoint), dataset, []
     for r in range(1, cfg.rounds + 1):
         info: dict[str, Any] = {"round": r}
@@ -119,7 +140,12 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
     from robopref.policies.config import DiffusionPolicyConfig
     from robopref.policies.train import TrainConfig, train_policy
 
-    ranked = rank_episodes(model, DatasetPool(), dataset, kappa)
+    pool = DatasetPool()
+    ranked = rank_episodes(model, pool, dataset, kappa)
+    n_all = len(ranked)
+    if cfg.success_only:
+        done = set(successful_episodes(pool.get(dataset)))
+        ranked = [(d, r) for d, r in ranked if d in done]
     k = max(1, int(round(cfg.keep * len(ranked))))
     kept = [d for d, _ in ranked[:k]]
     ckpt = read_checkpoint(checkpoint)
@@ -132,6 +158,7 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
     returns = np.array([r for _, r in ranked])
     return Path(summary["last"]), {
         "episodes_ranked": len(ranked),
+        "episodes_excluded_unsuccessful": n_all - len(ranked),
         "episodes_kept": k,
         "kept_return_mean": float(returns[:k].mean()),
         "all_return_mean": float(returns.mean()),

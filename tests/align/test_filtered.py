@@ -111,3 +111,45 @@ def test_later_rounds_need_an_env_to_roll_out_in(line_dataset, tmp_path, by_left
         FilteredConfig(rounds=2, rollouts=0)
     with pytest.raises(ValueError, match=r"filtered.rounds=2 rolls the policy out between rounds: pass env="):
         filtered_finetune("unused.ckpt", by_leftward_actions, str(line_dataset), FilteredConfig(rounds=2), tmp_path / "x", progress=False)
+
+
+def _with_success(src_path, path, succeeded: set[int] | None):
+    """A copy of ``src_path`` whose episode i succeeds iff i in ``succeeded`` (None: no success info at all)."""
+    src = Dataset(src_path)
+    with DatasetWriter(path, env_args=src.env_args, mode="w") as w:
+        for i, d in enumerate(src.demos):
+            ep = src.episode(d)
+            infos = {k: v for k, v in ep.infos.items() if k != "success"}
+            if succeeded is not None:
+                infos["success"] = np.zeros(len(ep.actions)) + (i in succeeded)
+            w.add_episode(replace(ep, infos=infos))
+    return path
+
+
+def test_success_only_ranks_only_the_episodes_that_did_the_task(line_dataset, tmp_path, by_left, monkeypatch):
+    path = _left_right(line_dataset, tmp_path / "lr.hdf5")
+    n = len(Dataset(path).demos)
+    done = {i for i in range(n) if i % 4 != 1}  # every other leftward demo (odd indices) fails
+    path = _with_success(path, tmp_path / "succ.hdf5", done)
+    captured = {}
+
+    def fake_train(policy_cfg, train_cfg, dataset, out_dir, **kw):
+        captured["demos"] = list(kw["demos"])
+        return {"last": str(tmp_path / "last.ckpt"), "final": {}}
+
+    monkeypatch.setattr("robopref.policies.train.train_policy", fake_train)
+    monkeypatch.setattr("robopref.policies.checkpoint.read_checkpoint", lambda p: {"policy_config": tiny_config().to_dict(), "meta": {}})
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    cfg = FilteredConfig(keep=0.34, success_only=True)  # 9 successful episodes, 3 of them leftward: keep 3
+    _, info = filtered_finetune(tmp_path / "base.ckpt", by_left, str(path), cfg, tmp_path / "out", progress=False)
+    assert info["episodes_excluded_unsuccessful"] == n - len(done) and info["episodes_ranked"] == len(done)
+    ds = Dataset(path)
+    assert all(int(d.split("_")[1]) in done for d in captured["demos"])  # no failed episode is imitated
+    assert all(ds.read(d, "infos/left").all() for d in captured["demos"])  # and the reward still orders the rest
+    _, plain = filtered_finetune(tmp_path / "base.ckpt", by_left, str(path), replace(cfg, success_only=False), tmp_path / "out2", progress=False)
+    assert plain["episodes_excluded_unsuccessful"] == 0 and any(int(d.split("_")[1]) not in done for d in captured["demos"])
+
+    with pytest.raises(ValueError, match=r"succ_none.hdf5: filtered.success_only needs infos/success in every episode"):
+        filtered_finetune(tmp_path / "base.ckpt", by_left, str(_with_success(path, tmp_path / "succ_none.hdf5", None)), cfg, tmp_path / "o3", progress=False)
+    with pytest.raises(ValueError, match=r"succ_zero.hdf5: filtered.success_only: none of its \d+ episodes succeeds"):
+        filtered_finetune(tmp_path / "base.ckpt", by_left, str(_with_success(path, tmp_path / "succ_zero.hdf5", set())), cfg, tmp_path / "o4", progress=False)
