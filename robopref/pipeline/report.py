@@ -38,7 +38,9 @@ def align_description(exp: ExperimentSpec) -> str:
         return {"reward": f"DPO on {a.reward}-ranked rollouts", "samples": f"DPO on same-state chunks ranked by {a.reward}",
                 "labels": "DPO on the person's labels"}.get(a.pairs_from, "DPO")
     if a.method == "filtered_bc":
-        return f"fine-tuned on the demos {a.reward} ranks highest"
+        rounds = next((int(str(x).split("=", 1)[1]) for x in a.args if str(x).startswith("filtered.rounds=")), 1)
+        more = f", then on those and its own rollouts ({rounds} filtering rounds)" if rounds > 1 else ""
+        return f"fine-tuned on the demos {a.reward} ranks highest{more}"
     return f"best-of-N scored by {a.reward}"
 
 

@@ -17,7 +17,8 @@ TINY = [
     'rapl:["reward=rapl","reward.encoder.channels=[4,8,8,8]","reward.pretrain.steps=2","reward.pretrain.batch_size=4","reward.frames=4",'
     '"reward.pretrain_videos=2","reward.align.epochs=1","reward.plot_ot_plan=false","sources=[scripted]","eval_segments=8","eval_length=5"]}',
     "experiment.transfer.episodes=6", "experiment.transfer.source_labels=6", "experiment.transfer.pairs=6",
-    'experiment.align.args=["pairs=4","segment_length=0","dpo.epochs=1","filtered.epochs=1","filtered.batch_size=16","eval_workers=1"]',
+    'experiment.align.args=["pairs=4","segment_length=0","dpo.epochs=1","filtered.epochs=1","filtered.batch_size=16","filtered.rounds=2","filtered.rollouts=2",'
+    '"eval_workers=1"]',
     "experiment.eval_episodes=2", "experiment.report_frames=1", "progress=false",
 ]
 STEPS = ["demos/unaligned", "demos/aligned", "policy", "round_1/rollouts", "round_1/label", "round_1/transfer_source", "round_1/transfer_source_aligned",
@@ -33,9 +34,10 @@ def test_quickstart_pipeline_runs_reports_and_resumes(tmp_path):
     assert state["order"] == STEPS
     align = state["steps"]["round_1/align"]["outputs"]
     assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
-    assert align["method"] == "filtered_bc" and align["episodes_ranked"] == 9 and align["episodes_kept"] == 3  # the quickstart's method
+    assert align["method"] == "filtered_bc"  # the quickstart's method, in rounds: the 9 demos, then those and 2 rollouts of the policy
+    assert [(r["episodes_ranked"], r["episodes_kept"]) for r in align["rounds"]] == [(9, 3), (11, 4)] and align["rounds"][1]["rollouts"] == 2
     report = (run / "report.md").read_text()
-    for section in ("## The policy before and after alignment", "| pre-trained |", "| round 1: fine-tuned on the demos rrl ranks highest |",
+    for section in ("## The policy before and after alignment", "| pre-trained |", "| round 1: fine-tuned on the demos rrl ranks highest, then on those and its own rollouts (2 filtering rounds) |",
                     "## Learned rewards against the person's hidden preference", "| rapl |", "## Steps", "robopref policy dataset="):
         assert section in report, section
     for png in ("rates.png", "reward_scatter.png", "frames.png"):
