@@ -17,7 +17,6 @@ from typing import Any, Mapping
 
 from tqdm import tqdm
 
-from robopref.data.episode import Episode
 from robopref.data.writer import DatasetWriter
 from robopref.eval.runner import episode_seed
 from robopref.rollout.factory import env_args_of, make_env
@@ -53,14 +52,9 @@ def pool_with_rollouts(source: str | Path, checkpoint: str | Path, env_cfg: Mapp
                 ep = record_episode(env, policy, seed=episode_seed(seed, i))
                 ep.attrs["source"] = "policy_rollout"
                 names.append(writer.add_episode(ep))
-                successes.append(_succeeded(ep))
+                successes.append(ep.success)
                 lengths.append(len(ep))
     finally:
         env.close()
     return out, names, {"rollouts": episodes, "rollout_success": sum(successes) / episodes, "rollout_mean_length": sum(lengths) / episodes}
 
-
-def _succeeded(ep: Episode) -> bool:
-    """Whether any step of ``ep`` reported ``success`` (False when the env reports none)."""
-    flags = (ep.infos or {}).get("success")
-    return bool(flags is not None and any(bool(x) for x in flags))
