@@ -21,6 +21,7 @@ the states it actually reaches, which demonstrations of another agent are not.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
 from robopref.data.sampling import whole_episodes
 from robopref.rewards.loading import RewardModel, segment_returns
+
+log = logging.getLogger(__name__)
 
 SELF_ROLLOUT_SEED_OFFSET = 2000  # round r's rollouts use seed + 2000 + r: off the evaluation episodes of `seed`
 
@@ -126,6 +129,10 @@ def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, 
         current, ranked_info = _finetune_round(current, model, pool, cfg, round_dir, seed, kappa, device, progress)
         info.update(ranked_info)
         rounds.append(info)
+        rolled_note = f"{info['rollouts']} rollouts (success {info['rollout_success']:.0%}) added; " if r > 1 else ""
+        log.info("filtered round %d/%d: %sranked %d episodes (%d unsuccessful left out), kept the top %d (learned return %.3g vs %.3g for all)",
+                 r, cfg.rounds, rolled_note, info["episodes_ranked"], info["episodes_excluded_unsuccessful"], info["episodes_kept"],
+                 info["kept_return_mean"], info["all_return_mean"])
     aligned = out_dir / "aligned.ckpt"
     shutil.copyfile(current, aligned)
     summary = {k: v for k, v in rounds[0].items() if k != "round"} if cfg.rounds == 1 else dict(rounds[-1])

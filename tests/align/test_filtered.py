@@ -153,3 +153,16 @@ def test_success_only_ranks_only_the_episodes_that_did_the_task(line_dataset, tm
         filtered_finetune(tmp_path / "base.ckpt", by_left, str(_with_success(path, tmp_path / "succ_none.hdf5", None)), cfg, tmp_path / "o3", progress=False)
     with pytest.raises(ValueError, match=r"succ_zero.hdf5: filtered.success_only: none of its \d+ episodes succeeds"):
         filtered_finetune(tmp_path / "base.ckpt", by_left, str(_with_success(path, tmp_path / "succ_zero.hdf5", set())), cfg, tmp_path / "o4", progress=False)
+
+
+def test_each_round_is_logged(line_dataset, tmp_path, by_leftward_actions, caplog):
+    from tests.fakes import LINE_ENV_CFG
+
+    path = _left_right(line_dataset, tmp_path / "lr.hdf5")
+    base = train_policy(tiny_config(), TrainConfig(epochs=1, batch_size=16, eval_every=0, progress=False), str(path), tmp_path / "base")
+    with caplog.at_level("INFO", logger="robopref.align.filtered"):
+        filtered_finetune(base["last"], by_leftward_actions, str(path), FilteredConfig(keep=0.5, epochs=1, batch_size=16, rounds=2, rollouts=2),
+                          tmp_path / "raft", progress=False, env_cfg=LINE_ENV_CFG)
+    lines = [r.getMessage() for r in caplog.records if r.name == "robopref.align.filtered"]
+    assert lines[0].startswith("filtered round 1/2: ranked 12 episodes (0 unsuccessful left out), kept the top 6")
+    assert lines[1].startswith("filtered round 2/2: 2 rollouts (success ") and "ranked 14 episodes" in lines[1]
