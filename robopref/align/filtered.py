@@ -121,8 +121,8 @@ def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, 
     for r in range(1, cfg.rounds + 1):
         info: dict[str, Any] = {"round": r}
         if r > 1:
-            path, _, rolled = pool_with_rollouts(dataset if r == 2 else pool, current, env_cfg or {}, out_dir / "pool.hdf5", cfg.rollouts,
-                                                 seed=seed + SELF_ROLLOUT_SEED_OFFSET + r, device=device, progress=progress)
+            path, rolled = pool_with_rollouts(pool, current, env_cfg or {}, out_dir / "pool.hdf5", cfg.rollouts,
+                                              seed=seed + SELF_ROLLOUT_SEED_OFFSET + r, device=device, progress=progress)
             pool = str(path)
             info.update(rolled)
         round_dir = out_dir / "finetune" if cfg.rounds == 1 else out_dir / f"round_{r}"

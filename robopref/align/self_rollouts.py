@@ -24,37 +24,36 @@ from robopref.rollout.record import record_episode
 
 
 def pool_with_rollouts(source: str | Path, checkpoint: str | Path, env_cfg: Mapping[str, Any], out: str | Path, episodes: int, seed: int,
-                       device: str = "cpu", progress: bool = True) -> tuple[Path, list[str], dict[str, Any]]:
+                       device: str = "cpu", progress: bool = True) -> tuple[Path, dict[str, Any]]:
     """Write ``out``: every episode of ``source`` plus ``episodes`` rollouts of ``checkpoint`` in the env ``env_cfg``.
 
     Episode ``i`` starts from ``episode_seed(seed, i)`` (the numbering of ``robopref
     collect`` and ``robopref eval``), so a caller keeps these rollouts off its evaluation
-    episodes by passing another ``seed``. Returns the file, the names of the new demos and
-    their success rate and mean length.
+    episodes by passing another ``seed``. ``source`` may be ``out`` itself (later rounds
+    append to the pool). Returns the file and the rollouts' count, success rate and mean length.
     """
     from robopref.policies import load_policy
 
-    if episodes < 1:
-        raise ValueError(f"filtered.rollouts={episodes}: expected >= 1 rollouts of the policy per round")
     source, out = Path(source), Path(out)
-    if source.resolve() != out.resolve():
+    if source.resolve() == out.resolve():
+        work, atomic = out, True  # the writer appends through its own temporary copy
+    else:  # one copy of the user's dataset, which is only read; published when complete
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".copy")
-        shutil.copyfile(source, tmp)  # the user's dataset is only read
-        tmp.replace(out)
+        work, atomic = out.with_name(out.name + ".copy"), False
+        shutil.copyfile(source, work)
     policy = load_policy(str(checkpoint), device=device)
     env = make_env(env_cfg)
-    names: list[str] = []
     successes, lengths = [], []
     try:
-        with DatasetWriter(out, env_args=env_args_of(env, env_cfg), mode="a") as writer:
+        with DatasetWriter(work, env_args=env_args_of(env, env_cfg), mode="a", atomic=atomic) as writer:
             for i in tqdm(range(episodes), desc="policy rollouts", unit="ep", disable=not progress):
                 ep = record_episode(env, policy, seed=episode_seed(seed, i))
                 ep.attrs["source"] = "policy_rollout"
-                names.append(writer.add_episode(ep))
+                writer.add_episode(ep)
                 successes.append(ep.success)
                 lengths.append(len(ep))
     finally:
         env.close()
-    return out, names, {"rollouts": episodes, "rollout_success": sum(successes) / episodes, "rollout_mean_length": sum(lengths) / episodes}
-
+    if work != out:
+        work.replace(out)
+    return out, {"rollouts": episodes, "rollout_success": sum(successes) / episodes, "rollout_mean_length": sum(lengths) / episodes}
