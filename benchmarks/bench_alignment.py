@@ -159,6 +159,7 @@ def main() -> None:
         exp = OmegaConf.to_container(OmegaConf.load(run / "experiment.yaml"))["experiment"]
         align_args = args.align_args if args.align_args is not None else [str(a) for a in exp["align"]["args"]]
         labels = state["round_1/label"]["outputs"].get("labels_added")
+        demo_labels = state.get("demos/label", {}).get("outputs", {}).get("labels_added", 0)  # the person's queries about the demos
         own = pipeline_method(exp["align"])
         for method in args.methods:
             if method == own:  # the pipeline's own alignment step: read, not re-run
@@ -168,7 +169,8 @@ def main() -> None:
                 robopref("align", *variant_args(method, run, align_args), f"eval_episodes={exp['eval_episodes']}", f"hydra.run.dir={out}", log=log)
                 summary = json.loads((out / "summary.json").read_text())
             before, after = rates(summary["before"]), rates(summary["after"])
-            print(json.dumps({"bench": "alignment", "experiment": args.experiment, "seed": seed, "method": method, "labels": labels,
+            print(json.dumps({"bench": "alignment", "experiment": args.experiment, "seed": seed, "method": method, "labels": labels + demo_labels,
+                              "demo_labels": demo_labels,
                               "label_kind": exp["person"]["kind"], "before": before, "after": after,
                               "honoured_change_pts": round(100 * (after["honoured"] - before["honoured"]), 1),
                               "success_change_pts": round(100 * (after["success"] - before["success"]), 1),

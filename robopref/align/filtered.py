@@ -37,6 +37,7 @@ from robopref.rewards.loading import RewardModel, segment_returns
 
 log = logging.getLogger(__name__)
 
+RANK_BY = ("return", "per_step")
 SELF_ROLLOUT_SEED_OFFSET = 2000  # round r's rollouts use seed + 2000 + r: off the evaluation episodes of `seed`
 
 
@@ -53,6 +54,7 @@ class FilteredConfig:
     success_only: bool = False  # rank only episodes whose infos/success is set at some step (the task's own success signal)
     rounds: int = 1  # >1: roll the fine-tuned policy out, rank its episodes with the pool's, fine-tune again (RAFT)
     rollouts: int = 90  # rounds > 1: policy rollouts added to the pool before each later round
+    rank_by: str = "return"  # "return": the learned return; "per_step": the learned return over the episode's length
 
     def __post_init__(self) -> None:
         if not 0 < self.keep <= 1:
@@ -61,16 +63,32 @@ class FilteredConfig:
             raise ValueError(f"filtered.epochs={self.epochs}: expected >= 1")
         if self.rounds < 1:
             raise ValueError(f"filtered.rounds={self.rounds}: expected >= 1 rounds of ranking and fine-tuning")
+        if self.rank_by not in RANK_BY:
+            raise ValueError(f"filtered.rank_by={self.rank_by!r}: expected one of {list(RANK_BY)}")
         if self.rounds > 1 and self.rollouts < 1:
             raise ValueError(f"filtered.rollouts={self.rollouts}: rounds > 1 need >= 1 policy rollouts per round")
 
 
-def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: float | None = None) -> list[tuple[str, float]]:
-    """``(demo, learned return)`` for every episode of ``dataset``, highest first (ties keep the dataset's order)."""
+def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: float | None = None,
+                  per_step: bool = False) -> list[tuple[str, float]]:
+    """``(demo, learned return)`` for every episode of ``dataset``, highest first (ties keep the dataset's order).
+
+    ``per_step`` divides each return by the episode's length. A reward learned from
+    comparisons of whole rollouts of different lengths carries a per-step offset (it
+    shifts each comparison's logit by offset × the length difference), so it also ranks by
+    length; where the rollouts that broke the preference were the slow ones, it learns
+    "shorter is better", and then ranks the detours of demonstrations that honour the
+    preference last. The mean per step removes that offset, but it favours slow episodes
+    instead: on the quickstart it raised the honoured rate and lost task success
+    (docs/benchmarks-alignment.md, session 10). Labels about the ranked episodes
+    themselves (the pipeline's ``person.demo_queries``) address the cause.
+    """
     refs = whole_episodes(pool.get(dataset))
     if not refs:
         raise ValueError(f"{dataset}: no episodes to rank")
     returns = segment_returns(model, pool, refs, kappa)
+    if per_step:
+        returns = returns / np.array([ref.length for ref in refs], dtype=np.float64)
     order = np.argsort(-returns, kind="stable")
     return [(refs[i].demo, float(returns[i])) for i in order]
 
@@ -148,7 +166,7 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
     from robopref.policies.train import TrainConfig, train_policy
 
     pool = DatasetPool()
-    ranked = rank_episodes(model, pool, dataset, kappa)
+    ranked = rank_episodes(model, pool, dataset, kappa, per_step=cfg.rank_by == "per_step")
     n_all = len(ranked)
     if cfg.success_only:
         done = set(successful_episodes(pool.get(dataset)))

@@ -38,6 +38,12 @@ class PersonSpec:
     queries: int = 30
     segment_length: int = 0  # 0: whole episodes
     selection: str = "uniform"
+    # queries of the same kind about the demonstrations (whole episodes, round 1): the episodes
+    # filtered fine-tuning imitates. Rollouts alone can teach a reward a shortcut (when the
+    # rollouts that break the preference are the slow ones, "shorter is better") that ranks the
+    # demonstrations wrongly; trajectory rewards learn from these too, visual ones only where
+    # the demos record frames (docs/benchmarks-alignment.md, session 10)
+    demo_queries: int = 0
 
 
 @dataclass

@@ -61,13 +61,17 @@ def policy_table(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]]) -> tuple
     return lines, bars
 
 
-def labels_section(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]]) -> list[str]:
-    """What the scripted person answered, and what transfer added."""
+def labels_section(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]], demo_labels: dict[str, Any] | None = None) -> list[str]:
+    """What the scripted person answered (about the demos, then each round's rollouts), and what transfer added."""
     p = exp.person
+    per = {"triplet": 3, "pair": 1}.get(p.kind, 1)
     out = []
+    if demo_labels:
+        n = demo_labels.get("labels_added", 0)
+        out.append(f"- Demonstrations: the scripted person (`{p.teacher}` teacher) answered {n} {p.kind} queries ({n * per} pairwise "
+                   f"comparisons) about the {exp.demos.unaligned + exp.demos.aligned} demonstrations (trajectory rewards learn from them too).")
     for r in rounds:
         lab = r["label"]
-        per = {"triplet": 3, "pair": 1}.get(p.kind, 1)
         agree = f", agreement with the noise-free oracle {lab['agreement_with_oracle']:.2f}" if "agreement_with_oracle" in lab else ""
         out.append(f"- Round {r['round']}: the scripted person (`{p.teacher}` teacher) answered {lab.get('labels_added', 0)} {p.kind} queries "
                    f"({lab.get('labels_added', 0) * per} pairwise comparisons) about {exp.rollouts} rollouts of the current policy{agree}.")
@@ -136,7 +140,7 @@ def write_report(exp: ExperimentSpec, root: Path, state: PipelineState, outputs:
     md += ["Rates over the same evaluation episodes (same seeds) for every policy, with 95% Wilson intervals.", ""]
     if bars:
         md += [f"![success and preference rates]({rates_figure(bars, plots / 'rates.png').relative_to(root)})", ""]
-    md += ["## The person's labels", "", *labels_section(exp, rounds), ""]
+    md += ["## The person's labels", "", *labels_section(exp, rounds, outputs.get("demo_labels")), ""]
     if reward_lines:
         md += ["## Learned rewards against the person's hidden preference", "", *reward_lines, ""]
         md += ["Held-out columns: the reward stage's own evaluation (pair accuracy on random held-out segments for trajectory rewards, "

@@ -31,6 +31,7 @@ from robopref.pipeline.state import PipelineState
 log = logging.getLogger(__name__)
 
 DEMO_SEED, ALIGNED_DEMO_SEED, SOURCE_SEED, EVAL_SEED = 0, 1, 2, 1000  # disjoint episode seeds per step (plus 10 x the pipeline seed)
+DEMO_LABEL_SEED = 500  # the queries about the demos: seed + 500, apart from round r's seed + r
 ROLLOUT_SEED_BASE = 100  # round r records rollouts with seed ROLLOUT_SEED_BASE + r (plus 10 x the pipeline seed)
 SEED_STRIDE = 10  # the pipeline's seed shifts every data seed by this much, so seeds differ in data too; evaluation seeds stay fixed
 
@@ -119,10 +120,19 @@ class PipelineRunner:
 
     def label(self, r: int, rollouts: list[str]) -> dict[str, Any]:
         """The scripted person answers ``person.queries`` queries about the rollouts."""
+        return self._ask(f"round_{r}/label", rollouts, self.exp.person.queries, self.seed + r)
+
+    def label_demos(self, demos: str) -> dict[str, Any] | None:
+        """The scripted person answers ``person.demo_queries`` queries about the demonstrations (once)."""
         p = self.exp.person
-        overrides = [f"dataset=[{','.join(rollouts)}]", f"store={self.store}", f"teacher={p.teacher}", f"queries={p.queries}", f"kind={p.kind}",
-                     f"segment_length={p.segment_length}", f"selection={p.selection}", f"seed={self.seed + r}"]
-        return self.execute(Step(f"round_{r}/label", "label", overrides, lambda run: read_json(run / "summary.json")))
+        return self._ask("demos/label", [demos], p.demo_queries, self.seed + DEMO_LABEL_SEED) if p.demo_queries else None
+
+    def _ask(self, name: str, datasets: list[str], queries: int, seed: int) -> dict[str, Any]:
+        """One `robopref label` step: the person's teacher, query kind and selection over ``datasets``."""
+        p = self.exp.person
+        overrides = [f"dataset=[{','.join(datasets)}]", f"store={self.store}", f"teacher={p.teacher}", f"queries={queries}", f"kind={p.kind}",
+                     f"segment_length={p.segment_length}", f"selection={p.selection}", f"seed={seed}"]
+        return self.execute(Step(name, "label", overrides, lambda run: read_json(run / "summary.json")))
 
     def transfer(self, r: int, target: str) -> dict[str, Any] | None:
         """Labels carried over from the source embodiment (round 1 only)."""
@@ -181,6 +191,8 @@ class PipelineRunner:
             raise ValueError(f"experiment.align.pairs_from={e.align.pairs_from!r}: expected 'reward', 'labels' or 'samples'")
         if e.rounds < 1 or e.rollouts < 2 or e.eval_episodes < 1:
             raise ValueError(f"experiment.rounds ({e.rounds}), rollouts ({e.rollouts}) and eval_episodes ({e.eval_episodes}) must be >= 1, >= 2 and >= 1")
+        if e.person.demo_queries < 0:
+            raise ValueError(f"experiment.person.demo_queries={e.person.demo_queries}: expected >= 0 queries about the demonstrations")
         if e.demos.unaligned + e.demos.aligned < 1:
             raise ValueError("experiment.demos: unaligned and aligned are both 0; the policy needs demonstrations")
 
@@ -189,6 +201,7 @@ class PipelineRunner:
         self.check()
         demos = self.demos()
         policy = self.policy(demos)
+        demo_labels = self.label_demos(demos)
         rounds: list[dict[str, Any]] = []
         rollouts: list[str] = []
         for r in range(1, self.exp.rounds + 1):
@@ -200,4 +213,4 @@ class PipelineRunner:
             rounds.append({"round": r, "policy": policy, "rollouts": rollouts[-1], "label": label, "transfer": transfer, "rewards": rewards, "align": aligned})
             if self.exp.align.method in ("dpo", "filtered_bc"):
                 policy = aligned["aligned_checkpoint"]
-        return {"demos": demos, "rounds": rounds, "final_policy": policy}
+        return {"demos": demos, "demo_labels": demo_labels, "rounds": rounds, "final_policy": policy}

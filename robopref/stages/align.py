@@ -9,7 +9,8 @@
 ``filtered_bc`` fine-tunes the policy on the episodes of ``dataset`` the reward ranks
 highest (:mod:`robopref.align.filtered`); ``filtered.rounds=3`` then rolls it out in the
 evaluation env and fine-tunes again on the top of the dataset and its rollouts, twice, and
-``filtered.success_only=true`` ranks only the episodes that succeeded. DPO and filtered_bc write ``aligned.ckpt`` (a
+``filtered.success_only=true`` ranks only the episodes that succeeded; ``filtered.rank_by=per_step``
+ranks by the learned return per step (no preference for short episodes). DPO and filtered_bc write ``aligned.ckpt`` (a
 normal policy checkpoint); every method evaluates the
 policy before and after on ``eval_episodes`` episodes of the env the policy was trained
 on and write ``summary.json``.

@@ -45,6 +45,36 @@ def test_rank_episodes_orders_by_learned_return(line_dataset, tmp_path, by_left)
     assert all(ds.read(d, "infos/left").all() for d, _ in ranked[:half])  # every leftward demo ranks above every rightward one
 
 
+def _first_steps(ep, n: int):
+    """The first ``n`` steps of ``ep``: every per-step array cut to ``n``."""
+    cut = lambda d: None if d is None else {k: v[:n] for k, v in d.items()}  # noqa: E731
+    return replace(ep, actions=ep.actions[:n], rewards=ep.rewards[:n], dones=ep.dones[:n], obs=cut(ep.obs), next_obs=cut(ep.next_obs),
+                   states=None if ep.states is None else ep.states[:n], infos=cut(ep.infos), action_dict=cut(ep.action_dict))
+
+
+def test_per_step_ranking_removes_the_rewards_preference_for_short_episodes(line_dataset, tmp_path, monkeypatch):
+    src = Dataset(_left_right(line_dataset, tmp_path / "lr.hdf5"))
+    path = tmp_path / "lengths.hdf5"
+    with DatasetWriter(path, env_args=src.env_args, mode="w") as w:  # the rightward episodes stop at a third
+        for d in src.demos:
+            ep = src.episode(d)
+            w.add_episode(ep if ep.infos["left"].all() else _first_steps(ep, len(ep) // 3))
+    # a learned reward with a per-step offset: -1 a step, +0.5 a step pushing left; summed, the short rightward
+    # episodes (-L/3) beat the long leftward ones (-L/2); per step the leftward ones (-0.5) beat them (-1)
+    monkeypatch.setattr(filtered_mod, "segment_returns", lambda model, pool, refs, kappa=None: np.array(
+        [-r.length + 0.5 * pool.get(r.dataset).info_sum(r, "left") for r in refs]))
+    ds = Dataset(path)
+    left = {d for d in ds.demos if ds.read(d, "infos/left").all()}
+    half = len(ds.demos) // 2
+    by_return = rank_episodes(object(), DatasetPool(), str(path))
+    assert not {d for d, _ in by_return[:half]} & left  # summed: every short episode first
+    per_step = rank_episodes(object(), DatasetPool(), str(path), per_step=True)
+    assert {d for d, _ in per_step[:half]} == left
+    assert per_step[0][1] == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match=r"filtered.rank_by='mean': expected one of \['return', 'per_step'\]"):
+        FilteredConfig(rank_by="mean")
+
+
 def test_fine_tuning_on_the_top_episodes_moves_the_policy_to_them(line_dataset, tmp_path, by_left):
     path = _left_right(line_dataset, tmp_path / "lr.hdf5")
     base = train_policy(tiny_config(), TrainConfig(epochs=6, batch_size=16, lr=3e-3, lr_warmup_steps=5, eval_every=0, progress=False), str(path), tmp_path / "base")

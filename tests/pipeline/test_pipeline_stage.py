@@ -11,7 +11,7 @@ TINY = [
     "++experiment.env_overrides.image_size=16",
     'experiment.policy_args=["policy.down_dims=[8,16]","policy.diffusion_step_embed_dim=8","policy.horizon=8","policy.n_action_steps=4",'
     '"policy.num_inference_steps=2","batch_size=16","epochs=1","max_train_steps=2","eval_every=0","torch_threads=1","progress=false"]',
-    "experiment.rollouts=4", "experiment.person.queries=3",
+    "experiment.rollouts=4", "experiment.person.queries=3", "experiment.person.demo_queries=2",
     'experiment.rewards={rrl:["reward=rrl","reward.epochs=3","reward.hidden=[8]","reward.ensemble=2","sources=[scripted]","eval_segments=8","eval_length=5"],'
     'rrl_transfer:["reward=rrl","reward.epochs=3","reward.hidden=[8]","reward.ensemble=2","eval_segments=8","eval_length=5"],'
     'rapl:["reward=rapl","reward.encoder.channels=[4,8,8,8]","reward.pretrain.steps=2","reward.pretrain.batch_size=4","reward.frames=4",'
@@ -21,7 +21,7 @@ TINY = [
     '"eval_workers=1"]',
     "experiment.eval_episodes=2", "experiment.report_frames=1", "progress=false",
 ]
-STEPS = ["demos/unaligned", "demos/aligned", "policy", "round_1/rollouts", "round_1/label", "round_1/transfer_source", "round_1/transfer_source_aligned",
+STEPS = ["demos/unaligned", "demos/aligned", "policy", "demos/label", "round_1/rollouts", "round_1/label", "round_1/transfer_source", "round_1/transfer_source_aligned",
          "round_1/transfer_source_labels", "round_1/transfer", "round_1/reward_rrl", "round_1/reward_rrl_transfer", "round_1/reward_rapl", "round_1/align"]
 
 
@@ -36,8 +36,13 @@ def test_quickstart_pipeline_runs_reports_and_resumes(tmp_path):
     assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
     assert align["method"] == "filtered_bc"  # the quickstart's method, in rounds: the 9 demos, then those and 2 rollouts of the policy
     assert [(r["episodes_ranked"], r["episodes_kept"]) for r in align["rounds"]] == [(9, 3), (11, 4)] and align["rounds"][1]["rollouts"] == 2
+    # the person ranked 2 triplets of demos and 3 of rollouts: the trajectory reward learns from all 15 comparisons; RAPL
+    # only from the rollouts' 9, as the quickstart's demos record no camera frames
+    assert state["steps"]["demos/label"]["outputs"]["labels_added"] == 2
+    assert state["steps"]["round_1/reward_rrl"]["outputs"]["comparisons"] == 15 and state["steps"]["round_1/reward_rapl"]["outputs"]["comparisons"] == 9
     report = (run / "report.md").read_text()
     for section in ("## The policy before and after alignment", "| pre-trained |", "| round 1: fine-tuned on the demos rrl ranks highest, then on those and its own rollouts (2 filtering rounds) |",
+                    "- Demonstrations: the scripted person (`oracle` teacher) answered 2 triplet queries (6 pairwise comparisons) about the 9 demonstrations",
                     "## Learned rewards against the person's hidden preference", "| rapl |", "## Steps", "robopref policy dataset="):
         assert section in report, section
     for png in ("rates.png", "reward_scatter.png", "frames.png"):

@@ -3,6 +3,7 @@ triplets, whole-episode references, and unlabelled videos for pre-training."""
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -14,7 +15,24 @@ from robopref.prefs import PreferenceStore
 from robopref.rewards.preferences import Comparison
 from robopref.rewards.visual.frames import read_video
 
+log = logging.getLogger(__name__)
+
 Triplet = tuple[SegmentRef, SegmentRef, SegmentRef]
+
+
+def comparisons_with_frames(pool: DatasetPool, comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons whose two segments come from datasets that record camera frames.
+
+    A store may also hold labels about low-dim episodes (a pipeline's person ranks the
+    demonstrations too, and those are recorded without frames); a visual reward cannot
+    read them, so they are left out, and the log says how many and from which datasets.
+    """
+    framed = {d: bool(pool.get(d).image_keys) for d in {r.dataset for c in comparisons for r in (c.first, c.second)}}
+    kept = [c for c in comparisons if framed[c.first.dataset] and framed[c.second.dataset]]
+    if len(kept) < len(comparisons):
+        log.warning("visual reward: left out %d of %d comparisons about datasets without camera frames: %s",
+                    len(comparisons) - len(kept), len(comparisons), sorted(d for d, ok in framed.items() if not ok))
+    return kept
 
 
 def ranked_triplets(store: PreferenceStore, comparisons: Sequence[Comparison]) -> list[Triplet]:
