@@ -74,6 +74,13 @@ def test_pipeline_refuses_an_unknown_reward_for_alignment(tmp_path):
     assert "experiment.align.reward='nope' is not one of the experiment's rewards ['rapl', 'rrl', 'rrl_transfer']" in out.stderr
 
 
+def test_pipeline_refuses_a_negative_number_of_demo_queries(tmp_path):
+    out = robopref("pipeline", "experiment=quickstart", *TINY, "experiment.person.demo_queries=-1", f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
+    assert out.returncode != 0
+    assert "experiment.person.demo_queries=-1: expected >= 0 queries about the demonstrations" in out.stderr
+    assert not (tmp_path / "p" / "demos").exists()  # refused before the first step
+
+
 def test_resume_from_a_directory_without_state_names_it(tmp_path):
     out = robopref("pipeline", "resume=true", f"resume_from={tmp_path}", f"hydra.run.dir={tmp_path / 'p'}", cwd=tmp_path)
     assert out.returncode != 0 and f"resume_from={str(tmp_path)!r}: no pipeline.json there" in out.stderr
