@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from robopref.align.filtered import rank_episodes
+from robopref.align.filtered import rank_episodes, successful_episodes
 from robopref.data.pool import DatasetPool
 from robopref.rewards.loading import load_reward
 
@@ -30,9 +30,10 @@ from robopref.rewards.loading import load_reward
 def ranking_stats(ranked: list[tuple[str, float]], pool: DatasetPool, dataset: str, keep: float) -> dict[str, float]:
     """AUC of honouring vs not among the successful episodes of ``ranked`` (best first), and what the top ``keep`` holds."""
     ds = pool.get(dataset)
+    done = set(successful_episodes(ds))
     returns, honours, lengths = [], [], []
     for demo, value in ranked:
-        if not ds.read(demo, "infos/success").any():
+        if demo not in done:
             continue
         returns.append(value)
         honours.append(not ds.read(demo, "infos/violation").any())

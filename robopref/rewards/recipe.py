@@ -43,6 +43,10 @@ class TrajectoryRewardRecipe:
         self.obs_keys = list(obs_keys) if obs_keys else None
         self.use_actions = use_actions
 
+    def usable_comparisons(self, pool: DatasetPool, comparisons: Sequence[Comparison]) -> list[Comparison]:
+        """The comparisons this recipe can learn from: all of them (every dataset has states and actions)."""
+        return list(comparisons)
+
     def fit(
         self, store: PreferenceStore, comparisons: Sequence[Comparison], pool: DatasetPool, seed: int = 0, progress: bool = True
     ) -> tuple[TrajectoryRewardModel, TrainHistory]:

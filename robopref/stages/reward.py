@@ -26,8 +26,6 @@ from robopref.data.pool import DatasetPool
 from robopref.data.relabel import relabel_rewards
 from robopref.prefs import PreferenceStore
 from robopref.rewards.preferences import comparisons_from_store, datasets_of
-from robopref.rewards.visual.data import comparisons_with_frames
-from robopref.rewards.visual.recipe import VisualRewardRecipe
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -59,9 +57,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     recipe = instantiate(cfg.reward, _convert_="all")
     pool = DatasetPool()
     with PreferenceStore(cfg.store, readonly=True) as store:
-        comparisons = comparisons_from_store(store, list(cfg.sources) if cfg.sources else None)
-        if isinstance(recipe, VisualRewardRecipe):
-            comparisons = comparisons_with_frames(pool, comparisons)
+        comparisons = recipe.usable_comparisons(pool, comparisons_from_store(store, list(cfg.sources) if cfg.sources else None))
         model, history = recipe.fit(store=store, comparisons=comparisons, pool=pool, seed=cfg.seed, progress=cfg.progress)
     ckpt = model.save(out / "reward.pt", extra={"store": str(cfg.store), "labels": len(comparisons)})
     datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or datasets_of(comparisons))

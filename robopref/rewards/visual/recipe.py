@@ -22,7 +22,7 @@ from robopref.data.sampling import sample_pairs, whole_episodes
 from robopref.eval.preference_metrics import preference_accuracy, return_correlations
 from robopref.prefs import PreferenceStore
 from robopref.rewards.preferences import Comparison, datasets_of
-from robopref.rewards.visual.data import episodes_of, heldout_episodes, preferred_videos, ranked_triplets, unlabelled_videos
+from robopref.rewards.visual.data import comparisons_with_frames, episodes_of, heldout_episodes, preferred_videos, ranked_triplets, unlabelled_videos
 from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
 from robopref.rewards.visual.frames import read_videos
 from robopref.rewards.visual.model import VisualRewardModel, reward_head
@@ -85,6 +85,10 @@ class VisualRewardRecipe:
 
     def settings(self) -> dict[str, Any]:
         return {"eps": self.eps, "sinkhorn_iters": self.sinkhorn_iters, "frames": self.frames, "camera": self.camera, "per_frame_scale": True}
+
+    def usable_comparisons(self, pool: DatasetPool, comparisons: Sequence[Comparison]) -> list[Comparison]:
+        """The comparisons about datasets that record camera frames (the others are left out, and logged)."""
+        return comparisons_with_frames(pool, comparisons)
 
     def _encoder(self, pool: DatasetPool, datasets: Sequence[str], seed: int) -> tuple[FrameEncoder, list[float]]:
         return build_encoder(self.encoder_cfg, self.pretrain_cfg, pool, datasets, seed, self.init_encoder, self.pretrain_videos, self.camera)
