@@ -180,6 +180,16 @@ def test_group_penalises_spread_beyond_the_threshold():
     assert info["pref_score"] == pytest.approx(info["task_reward"] - GROUP_PENALTY * (spread - GROUP_THRESHOLD))
 
 
+def test_group_penalty_sets_what_the_spread_costs_the_person():
+    env = make_env("group", "gripper", image_size=0, group_penalty=10.0)
+    env.reset(seed=0)
+    env.unwrapped.set_state(_state_with(env, robot=(0.0, -0.85), blocks=[(-0.7, -0.4), (0.0, -0.4), (0.7, -0.4)]))
+    *_, info = env.step(_hold(env))
+    spread = np.linalg.norm(env.unwrapped.world.block_positions - env.unwrapped.world.block_positions.mean(0), axis=1).max()
+    assert info["violation"] is True
+    assert info["pref_score"] == pytest.approx(info["task_reward"] - 10.0 * (spread - GROUP_THRESHOLD))
+
+
 @pytest.mark.parametrize("terminate", [True, False])
 def test_success_when_every_block_is_in_the_goal(terminate):
     env = make_env("push", "gripper", image_size=0, terminate_on_success=terminate)
@@ -229,6 +239,9 @@ def test_render_mode_rgb_array():
         ({"image_size": 4}, r"image_size must be 0 \(no images\) or at least 8, got 4"),
         ({"zone_penalty": -1.0}, r"zone_penalty must be a finite number >= 0, got -1.0"),
         ({"task": "push", "zone_penalty": 2.0}, r"zone_penalty applies to the avoid task only, not 'push'"),
+        ({"task": "group", "group_penalty": float("nan")}, r"group_penalty must be a finite number >= 0, got nan"),
+        ({"task": "group", "group_penalty": "high"}, r"group_penalty must be a finite number >= 0, got 'high'"),
+        ({"group_penalty": 10.0}, r"group_penalty applies to the group task only, not 'avoid'"),
         ({"control": "torque"}, r"control must be one of \['velocity', 'position'\], got 'torque'"),
     ],
 )
