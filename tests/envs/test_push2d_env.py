@@ -180,14 +180,20 @@ def test_group_penalises_spread_beyond_the_threshold():
     assert info["pref_score"] == pytest.approx(info["task_reward"] - GROUP_PENALTY * (spread - GROUP_THRESHOLD))
 
 
-def test_group_penalty_sets_what_the_spread_costs_the_person():
-    env = make_env("group", "gripper", image_size=0, group_penalty=10.0)
+@pytest.mark.parametrize(("kwargs", "per_unit", "per_step"), [({"group_penalty": 10.0}, 10.0, 0.0),
+                                                               ({"group_step_penalty": 2.0}, GROUP_PENALTY, 2.0),
+                                                               ({"group_penalty": 10.0, "group_step_penalty": 2.0}, 10.0, 2.0)])
+def test_group_penalties_set_what_the_spread_costs_the_person(kwargs, per_unit, per_step):
+    env = make_env("group", "gripper", image_size=0, **kwargs)
     env.reset(seed=0)
+    env.unwrapped.set_state(_state_with(env, robot=(0.0, -0.85), blocks=[(-0.2, -0.4), (0.0, -0.4), (0.2, -0.4)]))
+    *_, info = env.step(_hold(env))
+    assert info["violation"] is False and info["pref_score"] == info["task_reward"]  # within the threshold: free
     env.unwrapped.set_state(_state_with(env, robot=(0.0, -0.85), blocks=[(-0.7, -0.4), (0.0, -0.4), (0.7, -0.4)]))
     *_, info = env.step(_hold(env))
     spread = np.linalg.norm(env.unwrapped.world.block_positions - env.unwrapped.world.block_positions.mean(0), axis=1).max()
     assert info["violation"] is True
-    assert info["pref_score"] == pytest.approx(info["task_reward"] - 10.0 * (spread - GROUP_THRESHOLD))
+    assert info["pref_score"] == pytest.approx(info["task_reward"] - per_unit * (spread - GROUP_THRESHOLD) - per_step)
 
 
 @pytest.mark.parametrize("terminate", [True, False])
@@ -242,6 +248,8 @@ def test_render_mode_rgb_array():
         ({"task": "group", "group_penalty": float("nan")}, r"group_penalty must be a finite number >= 0, got nan"),
         ({"task": "group", "group_penalty": "high"}, r"group_penalty must be a finite number >= 0, got 'high'"),
         ({"group_penalty": 10.0}, r"group_penalty applies to the group task only, not 'avoid'"),
+        ({"task": "group", "group_step_penalty": -2.0}, r"group_step_penalty must be a finite number >= 0, got -2.0"),
+        ({"task": "push", "group_step_penalty": 2.0}, r"group_step_penalty applies to the group task only, not 'push'"),
         ({"control": "torque"}, r"control must be one of \['velocity', 'position'\], got 'torque'"),
     ],
 )

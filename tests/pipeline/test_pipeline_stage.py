@@ -112,7 +112,7 @@ def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
 
     env = Dataset(run / "round_1" / "rollouts.hdf5").env_args["robopref_env"]
     assert (env["name"], env["task"], env["embodiment"], env["num_blocks"]) == ("push2d_group", "group", "short_stick", 2)
-    assert env["group_penalty"] == 10.0  # the person for whom "together" is a rule
+    assert (env["group_penalty"], env["group_step_penalty"]) == (10.0, 2.0)  # the person for whom "together" is a rule
     align = json.loads((run / "pipeline.json").read_text())["steps"]["round_1/align"]["outputs"]
     assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
     assert align["method"] == "filtered_bc"  # the group experiment's own method, the quickstart's

@@ -16,7 +16,8 @@ robot should reach this step instead (see ``control``); the expert follows eithe
 
 ``zone_penalty`` (avoid only; default ``tasks.ZONE_PENALTY``) sets how much each object
 in the red zone costs the person per step; ``group_penalty`` (group only; default
-``tasks.GROUP_PENALTY``) what each unit of block spread beyond the threshold costs.
+``tasks.GROUP_PENALTY``) what each unit of block spread beyond the threshold costs, and
+``group_step_penalty`` (group only; default 0) what each step with any such spread costs.
 
 Reward: ``task_reward`` (see ``tasks``). ``info`` carries ``success``, ``task_reward``,
 ``pref_score`` and ``violation`` at reset and at every step. The episode terminates
@@ -70,8 +71,9 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         zone_penalty: float | None = None,
         control: str = "velocity",
         group_penalty: float | None = None,
+        group_step_penalty: float | None = None,
     ) -> None:
-        self.task = make_task(task, zone_penalty, group_penalty)
+        self.task = make_task(task, zone_penalty, group_penalty, group_step_penalty)
         self.control = check_control(control)
         self.embodiment = get_embodiment(embodiment)
         self.num_blocks = _check_int("num_blocks", num_blocks, 1, MAX_BLOCKS)

@@ -8,7 +8,8 @@ They differ in the initial layout and in the person's preference:
   costs ``ZONE_PENALTY`` per step.
 - ``group``: keep the blocks together; the spread (largest distance of a block from the
   blocks' centroid) beyond ``GROUP_THRESHOLD`` costs ``GROUP_PENALTY`` per unit per step
-  (``group_penalty`` overrides it, as ``zone_penalty`` does for avoid).
+  (``group_penalty`` overrides it, as ``zone_penalty`` does for avoid), and each step
+  with any spread beyond it costs ``group_step_penalty`` (default 0) on top.
 
 ``pref_score`` is the person's per-step reward, so summing it over a segment ranks
 segments the way the person would; ``violation`` says the preference was broken at
@@ -132,38 +133,50 @@ class AvoidTask(PushTask):
 
 class GroupTask(Task):
     """``group_penalty``: what each unit of spread beyond ``GROUP_THRESHOLD`` costs per
-    step. At the default 2.0 the person prefers the fast expert that spreads the blocks
-    (about 40 steps, penalty ~4.5 per episode) to the one that keeps them together
-    (about 60 steps, ~9 more task reward lost); a person for whom "together" is a rule
-    is better modelled by 10 or more."""
+    step; ``step_penalty``: what each step with any spread beyond it costs on top.
+
+    At the defaults (2.0, 0.0) the person prefers the fast expert that spreads the
+    blocks (about 40 steps, penalty ~4.5 per episode) to the one that keeps them
+    together (about 60 steps, ~9 more task reward lost), and a step barely beyond the
+    threshold costs next to nothing. A person for whom "together" is a rule, as the
+    honoured rate counts it, is better modelled with a step penalty too: with 10 and 2
+    the summed score ranks successful episodes that never spread above those that do
+    with an AUC of 0.98-0.99 (0.56-0.61 at the defaults; docs/benchmarks-alignment.md).
+    """
 
     name = "group"
 
-    def __init__(self, group_penalty: float = GROUP_PENALTY) -> None:
+    def __init__(self, group_penalty: float = GROUP_PENALTY, step_penalty: float = 0.0) -> None:
         self.group_penalty = _check_penalty("group_penalty", group_penalty)
+        self.step_penalty = _check_penalty("group_step_penalty", step_penalty)
 
     def sample_blocks(self, num_blocks: int, rng: np.random.Generator) -> np.ndarray:
         return clustered_blocks(num_blocks, rng)
 
     def preference_penalty(self, world: World) -> tuple[float, bool]:
         excess = block_spread(world) - GROUP_THRESHOLD
-        return self.group_penalty * max(excess, 0.0), excess > 0
+        violated = excess > 0
+        return self.group_penalty * max(excess, 0.0) + self.step_penalty * violated, violated
 
 
 TASKS: dict[str, type[Task]] = {"push": PushTask, "avoid": AvoidTask, "group": GroupTask}
 
 
-def make_task(name: str, zone_penalty: float | None = None, group_penalty: float | None = None) -> Task:
+def make_task(name: str, zone_penalty: float | None = None, group_penalty: float | None = None,
+              group_step_penalty: float | None = None) -> Task:
     """The task called ``name``; an unknown name fails with the valid choices.
-    ``zone_penalty`` (avoid only) overrides ``ZONE_PENALTY``, ``group_penalty`` (group
-    only) ``GROUP_PENALTY``."""
+    ``zone_penalty`` (avoid only) overrides ``ZONE_PENALTY``; ``group_penalty`` and
+    ``group_step_penalty`` (group only) override ``GROUP_PENALTY`` and 0."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
-    for key, value, task in (("zone_penalty", zone_penalty, "avoid"), ("group_penalty", group_penalty, "group")):
+    given = {"zone_penalty": (zone_penalty, "avoid"), "group_penalty": (group_penalty, "group"),
+             "group_step_penalty": (group_step_penalty, "group")}
+    for key, (value, task) in given.items():
         if value is not None and name != task:
             raise ValueError(f"{key} applies to the {task} task only, not {name!r}")
     if name == "avoid" and zone_penalty is not None:
         return AvoidTask(zone_penalty)
-    if name == "group" and group_penalty is not None:
-        return GroupTask(group_penalty)
+    if name == "group" and (group_penalty is not None or group_step_penalty is not None):
+        return GroupTask(GROUP_PENALTY if group_penalty is None else group_penalty,
+                         0.0 if group_step_penalty is None else group_step_penalty)
     return TASKS[name]()
