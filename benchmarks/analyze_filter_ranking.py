@@ -7,8 +7,10 @@ successful ones that break it. For each pipeline run and dataset (the round-1 ro
 the person labelled, and the demonstrations the filtering ranks) this prints one JSON
 object: the AUC of that ordering (0.5: chance), the share of honouring episodes among
 the successful ones and in the top ``keep`` of them, the mean lengths of the two kinds,
-and the correlation of the learned return with episode length (a reward that learned
-"shorter is better" shows a strong negative one).
+the correlation of the learned return with episode length (a reward that learned
+"shorter is better" shows a strong negative one), and the same AUC and top share for the
+person's own score (summed ``infos/pref_score``): the best any learned reward can do, low
+when the person's graded score does not hold the preference as a rule.
 
     python benchmarks/analyze_filter_ranking.py benchmarks/.data/alignment/quickstart_seed4_<stamp>
     python benchmarks/analyze_filter_ranking.py RUN... --reward round_1/reward_rrl/reward.pt --per-step
@@ -50,6 +52,13 @@ def ranking_stats(ranked: list[tuple[str, float]], pool: DatasetPool, dataset: s
             "corr_return_length": round(float(np.corrcoef(r, n)[0, 1]), 3)}
 
 
+def person_ranking(pool: DatasetPool, dataset: str) -> list[tuple[str, float]]:
+    """``dataset``'s episodes by the person's own summed ``infos/pref_score``, best first."""
+    ds = pool.get(dataset)
+    scored = [(demo, float(ds.read(demo, "infos/pref_score").sum())) for demo in ds.demos]
+    return sorted(scored, key=lambda item: -item[1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="+", type=Path, help="pipeline run directories")
@@ -63,8 +72,10 @@ def main() -> None:
         for rel in args.datasets:
             pool, path = DatasetPool(), str(run / rel)
             ranked = rank_episodes(model, pool, path, per_step=args.per_step)
+            truth = ranking_stats(person_ranking(pool, path), pool, path, args.keep)
             print(json.dumps({"run": str(run), "reward": args.reward, "dataset": rel, "per_step": args.per_step,
-                              **ranking_stats(ranked, pool, path, args.keep)}), flush=True)
+                              **ranking_stats(ranked, pool, path, args.keep),
+                              "person_auc": truth["auc"], "person_kept_honouring_share": truth["kept_honouring_share"]}), flush=True)
 
 
 if __name__ == "__main__":
