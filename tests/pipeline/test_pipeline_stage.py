@@ -117,3 +117,16 @@ def test_group_experiment_runs_on_two_blocks_with_the_short_stick(tmp_path):
     assert align["before"]["n_episodes"] == 2 and align["after"]["n_episodes"] == 2
     assert align["method"] == "filtered_bc"  # the group experiment's own method, the quickstart's
     assert "keeping them together" in (run / "report.md").read_text()
+
+
+def test_avoid_experiment_is_the_quickstart_with_demo_labels_and_five_rounds(tmp_path):
+    import yaml
+
+    out = robopref("pipeline", "experiment=avoid", "--cfg", "job", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    avoid = yaml.safe_load(out.stdout)["experiment"]
+    quickstart = yaml.safe_load(robopref("pipeline", "experiment=quickstart", "--cfg", "job", cwd=tmp_path).stdout)["experiment"]
+    assert (avoid["person"]["queries"], avoid["person"]["demo_queries"]) == (15, 15)  # still 30 labels
+    assert "filtered.rounds=5" in avoid["align"]["args"] and "filtered.rounds=3" in quickstart["align"]["args"]
+    changed = {"name", "description", "person", "align"}
+    assert {k: v for k, v in avoid.items() if k not in changed} == {k: v for k, v in quickstart.items() if k not in changed}
