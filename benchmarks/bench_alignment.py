@@ -19,6 +19,8 @@ and after, their change, the labels the person gave, and the load average; then 
 with best-of-N's per-chunk latency against the base policy's.
 
     python benchmarks/bench_alignment.py --seeds 0 1 2
+    python benchmarks/bench_alignment.py --experiment avoid --seeds 0 1 2 3 4 --methods filtered_bc   # issue 8's avoid target
+    python benchmarks/bench_alignment.py --experiment group --seeds 0 1 2 --methods filtered_bc
     python benchmarks/bench_alignment.py --seeds 0 --set experiment.rounds=2 --methods dpo_rrl best_of_n
     python benchmarks/bench_alignment.py --latency-only benchmarks/.data/alignment/<run> --latency-reps 60
 """
