@@ -81,12 +81,12 @@ def oracle_labels(returns: np.ndarray, n_labels: int, rng: np.random.Generator) 
 def settings(args, method: str, seed: int) -> TransferSettings:
     """The transfer settings of one run: ``method`` with the command line's distance, time axis and solver knobs."""
     return TransferSettings(method=method, seed=seed, restarts=args.restarts, distance=args.distance, length=args.length,
-                            time=args.time, epsilon=args.epsilon)
+                            time=args.time, geometry=args.geometry, epsilon=args.epsilon)
 
 
 def recipe(args) -> dict:
     """The trajectory recipe of a result line."""
-    return {"features": args.features, "distance": args.distance, "length": args.length, "time": args.time, "epsilon": args.epsilon,
+    return {"features": args.features, "distance": args.distance, "length": args.length, "time": args.time, "geometry": args.geometry, "epsilon": args.epsilon,
             "target_seed": args.target_seed}
 
 
@@ -228,7 +228,8 @@ def main() -> None:
     ap.add_argument("--distance", default="euclidean", choices=["euclidean", "dtw", "embedding"])
     ap.add_argument("--length", type=int, default=50, help="steps every trajectory is resampled to")
     ap.add_argument("--time", default="absolute", choices=["absolute", "normalised"], help="absolute: pad to the task's longest episode at rest")
-    ap.add_argument("--epsilon", type=float, default=5e-3, help="entropic GW regularisation")
+    ap.add_argument("--geometry", default="per_block", choices=["per_block", "joint"], help="entropic GW: each feature block's distances matched at once, or one joint distance")
+    ap.add_argument("--epsilon", type=float, default=None, help="entropic GW regularisation (default: 0.02 per_block, 0.005 joint)")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--target-seed", type=int, default=0,
                     help="collection seed of the target data (0: the source's, so episode i shares its initial layout and noise level; 1: unpaired)")

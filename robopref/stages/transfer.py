@@ -62,7 +62,8 @@ class TransferStageConfig(StageConfig):
     min_confidence: float = 0.0  # on the pair's transport mass share
     label_mode: str = "hard"  # hard (the side ẑ picks, weighted by |2ẑ − 1|) | soft (ẑ, PEARL)
     exact_max: int = 1500
-    epsilon: float = 0.005
+    geometry: str = "per_block"  # per_block (entropic GW matches each feature block's distances) | joint (one distance over all blocks)
+    epsilon: Optional[float] = None  # entropic GW; null: 0.02 per_block, 0.005 joint
     restarts: int = 0
     clusters: Optional[int] = None
     embed_dim: int = 32
@@ -96,7 +97,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Transfer labels to ``cfg.pairs`` target pairs, store them, report accuracy."""
     rng = seed_everything(cfg.seed)
     settings = TransferSettings(
-        method=cfg.method, distance=cfg.distance, length=cfg.length, time=cfg.time, exact_max=cfg.exact_max, epsilon=cfg.epsilon,
+        method=cfg.method, distance=cfg.distance, length=cfg.length, time=cfg.time, exact_max=cfg.exact_max, geometry=cfg.geometry, epsilon=cfg.epsilon,
         restarts=cfg.restarts, clusters=cfg.clusters, embed_dim=cfg.embed_dim, source_marginal=cfg.source_marginal, seed=cfg.seed,
     )
     if not 0.0 <= cfg.min_confidence <= 1.0:

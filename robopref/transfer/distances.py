@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from robopref.transfer.alignment import aligned_sequences
-from robopref.transfer.features import Trajectories
+from robopref.transfer.features import TaskSequences, Trajectories, as_blocks
 
 DISTANCES = ("euclidean", "dtw", "embedding")
 
@@ -145,11 +145,36 @@ def distance_matrix(
 ) -> np.ndarray:
     """Intra-task distance matrix of one task's raw sequences (feature blocks or a list of
     (T_i, D) arrays), aligned on ``time`` (see :mod:`robopref.transfer.alignment`), scaled to [0, 1]."""
+    return scale_unit(_distances(aligned_sequences(sequences, length, time), distance, encoder, embed_dim))
+
+
+def block_distance_matrices(
+    sequences: Trajectories,
+    distance: str = "euclidean",
+    length: int = 50,
+    encoder: Encoder | None = None,
+    embed_dim: int = 32,
+    time: str = "absolute",
+) -> list[np.ndarray]:
+    """One intra-task distance matrix per feature block (the ``per_block`` geometry of
+    :func:`robopref.transfer.plans.gw_entropic_blocks`), each scaled to a root-mean-square
+    entry of 1 so that every block weighs the same in the GW loss. RMS rather than the
+    largest entry: one outlying trajectory would otherwise shrink its block's distances.
+    A plain list of arrays is one block."""
+    out = []
+    for name, seqs in as_blocks(sequences).items():
+        block = _distances(aligned_sequences(TaskSequences({name: seqs}), length, time), distance, encoder, embed_dim)
+        rms = float(np.sqrt(np.mean(block**2)))
+        out.append(block / rms if rms > 0 else block)
+    return out
+
+
+def _distances(aligned: np.ndarray, distance: str, encoder: Encoder | None, embed_dim: int) -> np.ndarray:
+    """Unscaled ``distance`` matrix of aligned sequences (N, L, D)."""
     if distance not in DISTANCES:
         raise ValueError(f"distance={distance!r}: expected one of {', '.join(DISTANCES)}")
-    aligned = aligned_sequences(sequences, length, time)
     if distance == "dtw":
-        return scale_unit(dtw_matrix(aligned))
+        return dtw_matrix(aligned)
     if distance == "euclidean":
-        return scale_unit(euclidean_matrix(aligned))
-    return scale_unit(pairwise_euclidean(embed(aligned, encoder, embed_dim)))
+        return euclidean_matrix(aligned)
+    return pairwise_euclidean(embed(aligned, encoder, embed_dim))

@@ -28,13 +28,15 @@ from robopref.rewards.features import FeatureSpec
 from robopref.rewards.preferences import Comparison, comparisons_from_store
 from robopref.transfer.baselines import BASELINES, nearest_pair_labels
 from robopref.transfer.alignment import aligned_sequences, check_time
-from robopref.transfer.distances import distance_matrix, embed
+from robopref.transfer.distances import block_distance_matrices, distance_matrix, embed
 from robopref.transfer.features import DEFAULT_FEATURES, TaskSequences, Trajectories, action_deltas, parse_features
 from robopref.transfer.labels import SourceLabels, TransferredLabels, transfer_labels
 from robopref.transfer.fewshot import pick_by_agreement
-from robopref.transfer.plans import Plan, check_marginal, gw_entropic, gw_exact_candidates, gw_quantized
+from robopref.transfer.plans import Plan, check_marginal, gw_entropic, gw_entropic_blocks, gw_exact_candidates, gw_quantized
 
 METHODS = ("gw", "gw_exact", "gw_entropic", "gw_quantized", *BASELINES)
+GEOMETRIES = ("per_block", "joint")
+DEFAULT_EPSILON = {"per_block": 0.02, "joint": 0.005}
 
 
 @dataclass
@@ -46,6 +48,12 @@ class TransferSettings:
     docs/benchmarks-transfer.md) and ``gw_quantized`` above (the dense intra-task
     matrices grow as N², the solvers' iterations as N³). With ``restarts > 0`` it picks
     ``gw_exact`` instead, the dense solver that has restarts to choose among.
+
+    ``geometry`` is how the entropic solver sees the feature blocks: ``per_block`` (the
+    default) matches each block's own distance matrix at once
+    (:func:`~robopref.transfer.plans.gw_entropic_blocks`), ``joint`` one distance over
+    all blocks (PEARL's single GW). The exact and quantized solvers always use the joint
+    geometry (every plan's ``info["geometry"]`` says which one it used).
     """
 
     method: str = "gw"
@@ -53,7 +61,8 @@ class TransferSettings:
     length: int = 50  # steps every trajectory is resampled to
     time: str = "absolute"  # absolute (pad to the task's longest episode, at rest) | normalised (stretch each over [0, 1])
     exact_max: int = 1500
-    epsilon: float = 5e-3  # entropic GW
+    geometry: str = "per_block"  # per_block (entropic GW matches each feature block's distances) | joint (one distance over all blocks)
+    epsilon: float | None = None  # entropic GW; None: 0.02 per_block (blocks scaled to RMS 1), 0.005 joint (matrix scaled to [0, 1])
     restarts: int = 0  # extra random starts of exact or quantized GW (lowest loss kept, or the few-shot labels pick); entropic GW has none
     clusters: int | None = None  # gw_quantized parts per task (default ~2√N)
     embed_dim: int = 32  # PCA size for distance=embedding and gw_quantized
@@ -72,6 +81,14 @@ class TransferSettings:
             raise ValueError(f"restarts={self.restarts}: entropic GW is deterministic and has no restarts; use method=gw_exact or gw_quantized (or gw)")
         if self.length < 2:
             raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps")
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"geometry={self.geometry!r}: expected one of {', '.join(GEOMETRIES)}")
+        if self.epsilon is not None and not self.epsilon > 0:
+            raise ValueError(f"epsilon={self.epsilon}: expected a positive number (or null for the geometry's default)")
+
+    def entropic_epsilon(self, geometry: str) -> float:
+        """``epsilon``, or the default of ``geometry`` (measured on the benchmark pairs, docs/transfer.md)."""
+        return self.epsilon if self.epsilon is not None else DEFAULT_EPSILON[geometry]
 
     def resolve(self, m: int, n: int) -> str:
         """The concrete method for M source and N target trajectories."""
@@ -156,6 +173,7 @@ def _marginal(settings: TransferSettings, labels: SourceLabels, m: int) -> np.nd
 def candidate_plans(settings: TransferSettings, method: str, xs: Trajectories, ys: Trajectories, p: np.ndarray) -> list[Plan]:
     """GW plans of ``method`` between source sequences ``xs`` and target sequences ``ys``:
     one per start (``settings.restarts`` extra starts; entropic GW has one)."""
+    matrices = dict(distance=settings.distance, length=settings.length, embed_dim=settings.embed_dim, time=settings.time)
     if method == "gw_quantized":
         if settings.distance == "dtw":
             raise ValueError("gw_quantized needs vector distances: use distance=euclidean or embedding (DTW is O(N²) pairs)")
@@ -163,13 +181,20 @@ def candidate_plans(settings: TransferSettings, method: str, xs: Trajectories, y
         vx, vy = ax.reshape(len(ax), -1), ay.reshape(len(ay), -1)
         if settings.distance == "embedding":
             vx, vy = embed(ax, dim=settings.embed_dim), embed(ay, dim=settings.embed_dim)
-        return [gw_quantized(vx, vy, p, None, settings.clusters, settings.embed_dim, seed=settings.seed + 7 * r)
-                for r in range(settings.restarts + 1)]
-    cx = distance_matrix(xs, settings.distance, settings.length, embed_dim=settings.embed_dim, time=settings.time)
-    cy = distance_matrix(ys, settings.distance, settings.length, embed_dim=settings.embed_dim, time=settings.time)
-    if method == "gw_entropic":
-        return [gw_entropic(cx, cy, p, None, settings.epsilon)]
-    return gw_exact_candidates(cx, cy, p, None, settings.restarts, settings.seed)
+        plans = [gw_quantized(vx, vy, p, None, settings.clusters, settings.embed_dim, seed=settings.seed + 7 * r)
+                 for r in range(settings.restarts + 1)]
+    elif method == "gw_entropic" and settings.geometry == "per_block":
+        cxs, cys = block_distance_matrices(xs, **matrices), block_distance_matrices(ys, **matrices)
+        return [gw_entropic_blocks(cxs, cys, p, None, settings.entropic_epsilon("per_block"))]
+    else:
+        cx, cy = distance_matrix(xs, **matrices), distance_matrix(ys, **matrices)
+        if method == "gw_entropic":
+            plans = [gw_entropic(cx, cy, p, None, settings.entropic_epsilon("joint"))]
+        else:
+            plans = gw_exact_candidates(cx, cy, p, None, settings.restarts, settings.seed)
+    for plan in plans:  # the exact and quantized solvers, and entropic GW on one joint distance
+        plan.info["geometry"] = "joint"
+    return plans
 
 
 @dataclass
