@@ -5,7 +5,9 @@ so the two tasks may have different observation and action spaces. What matters 
 each task's distances are computed the same way: every trajectory is a normalised
 state–action sequence (z-score per feature over the task's own data), resampled to a
 fixed number of steps so that trajectories of different lengths are comparable, and each
-intra-task matrix is scaled to [0, 1] (its largest entry becomes 1).
+intra-task matrix is scaled to [0, 1] (its largest entry becomes 1). For the per-block
+geometry (:func:`block_distance_matrices`) each feature block gets its own matrix,
+scaled to a root-mean-square entry of 1.
 
 Distances:
 

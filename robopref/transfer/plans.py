@@ -149,7 +149,7 @@ def gw_entropic_blocks(
     def linear_cost(plan: np.ndarray) -> np.ndarray:  # Σ_kl |Cx_ik − Cy_jl|² T_kl, averaged over blocks
         return const - 2.0 * sum(cx @ plan @ cy.T for cx, cy in zip(cxs, cys)) / k
 
-    plan = np.outer(p, q)
+    plan, it = np.outer(p, q), 0
     for it in range(max_iter):
         new = ot.sinkhorn(p, q, 2.0 * linear_cost(plan), epsilon)  # the gradient is twice the linear cost
         change = float(np.linalg.norm(new - plan))
