@@ -38,7 +38,7 @@ from robopref.teachers import segment_returns
 from robopref.transfer.labels import LABEL_MODES, SourceLabels, all_pairs, transfer_labels
 from robopref.transfer.evaluation import transfer_accuracy
 from robopref.transfer.features import DEFAULT_FEATURES
-from robopref.transfer.pipeline import FewShot, TransferSettings, random_pairs, read_sequences, transfer
+from robopref.transfer.pipeline import GEOMETRIES, FewShot, TransferSettings, random_pairs, read_sequences, transfer
 
 MW_PAIRS = ["metaworld:window-open-v3>window-close-v3", "metaworld:drawer-open-v3>drawer-close-v3",
             "metaworld:button-press-v3>button-press-topdown-v3", "metaworld:door-open-v3>door-close-v3"]
@@ -228,7 +228,7 @@ def main() -> None:
     ap.add_argument("--distance", default="euclidean", choices=["euclidean", "dtw", "embedding"])
     ap.add_argument("--length", type=int, default=50, help="steps every trajectory is resampled to")
     ap.add_argument("--time", default="absolute", choices=["absolute", "normalised"], help="absolute: pad to the task's longest episode at rest")
-    ap.add_argument("--geometry", default="per_block", choices=["per_block", "joint"], help="entropic GW: each feature block's distances matched at once, or one joint distance")
+    ap.add_argument("--geometry", default="per_block", choices=list(GEOMETRIES), help="entropic GW: each feature block's distances matched at once, or one joint distance")
     ap.add_argument("--epsilon", type=float, default=None, help="entropic GW regularisation (default: 0.02 per_block, 0.005 joint)")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--target-seed", type=int, default=0,
