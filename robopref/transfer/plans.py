@@ -132,11 +132,11 @@ def gw_entropic_blocks(
     """Entropic GW that matches several intra-task geometries at once: the plan minimises
     the mean over blocks b of Σ |Cx_b,ik − Cy_b,jl|² T_ij T_kl (``per_block`` geometry).
 
-    With one distance over all feature blocks (``joint``), a target pair can match a
-    source pair whose state distance is large and action-jitter distance small by a pair
-    with the opposite mix, since only their sum is compared; keeping the blocks apart
-    asks both distances to agree. The iteration is POT's entropic GW (projected gradient
-    with a Sinkhorn step, Peyré et al. 2016) with the square-loss gradient summed over
+    With one distance over all feature blocks (``joint``), a pair of trajectories whose
+    states differ a lot and whose action jitter differs little looks like a pair with the
+    opposite mix, since only the sum is compared; keeping the blocks apart asks every
+    block's distances to agree. The iteration is POT's entropic GW (projected gradient
+    with a Sinkhorn step, Peyré et al. 2016) with the square-loss gradient averaged over
     blocks; with one block it is the same plan as :func:`gw_entropic`.
     """
     if len(cxs) != len(cys) or not cxs:
@@ -149,17 +149,17 @@ def gw_entropic_blocks(
     def linear_cost(plan: np.ndarray) -> np.ndarray:  # Σ_kl |Cx_ik − Cy_jl|² T_kl, averaged over blocks
         return const - 2.0 * sum(cx @ plan @ cy.T for cx, cy in zip(cxs, cys)) / k
 
-    plan, it = np.outer(p, q), 0
-    for it in range(max_iter):
+    plan, iterations = np.outer(p, q), 0
+    while iterations < max_iter:
         new = ot.sinkhorn(p, q, 2.0 * linear_cost(plan), epsilon)  # the gradient is twice the linear cost
         change = float(np.linalg.norm(new - plan))
-        plan = new
+        plan, iterations = new, iterations + 1
         if change < tol:
             break
     if not np.isfinite(plan).all():
         raise FloatingPointError(f"per-block entropic GW diverged with epsilon={epsilon}; use a larger epsilon")
     loss = float(np.sum(linear_cost(plan) * plan))
-    return Plan(sp.csr_matrix(plan), "gw_entropic", loss, time.perf_counter() - t0, {"epsilon": epsilon, "geometry": "per_block", "blocks": k, "iterations": it + 1})
+    return Plan(sp.csr_matrix(plan), "gw_entropic", loss, time.perf_counter() - t0, {"epsilon": epsilon, "geometry": "per_block", "blocks": k, "iterations": iterations})
 
 
 def default_clusters(n: int) -> int:
