@@ -131,7 +131,7 @@ def bench_train(variant: str, device: torch.device, steps: int, image_size: int,
     torch.manual_seed(0)
     model, shapes = _model(variant, device, image_size)
     ema = EMAModel(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, foreach=True)  # as robopref.policies.train builds it
     data = {"obs": _obs(shapes, batch, model.cfg.n_obs_steps, device), "action": torch.rand(batch, model.cfg.horizon, 7, device=device)}
     times, cpu = [], []
     for i in range(steps + 2):

@@ -1,11 +1,9 @@
 """robopref: robot learning from human preferences."""
 
-import os as _os
+from robopref.utils.openmp import wait_passively as _wait_passively
 
-# OpenMP threads that spin while waiting make torch 10-30x slower when the machine is
-# busier than its core count (measured: 155 s vs 17 s for one small reward fit with
-# two threads under load). Passive waiting costs nothing when the machine is idle.
-# It must be set before torch loads OpenMP, hence here; a user's own setting wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch loads OpenMP: sleeping worker threads unless the user chose otherwise; the
+# command line's batch stages spin briefly instead (robopref.utils.openmp says why).
+_wait_passively()
 
 __version__ = "0.1.0"

@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from robopref.stages import STAGES
+from robopref.utils.openmp import spin_openmp_workers
 
 CONFIG_PATH = "pkg://robopref.conf"
 
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int | None:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         print(f"robopref: unknown stage '{stage}'.{hint} Stages: {', '.join(STAGES)}", file=sys.stderr)
         return 2
+    spin_openmp_workers(stage, rest)  # before torch is imported: see robopref.utils.openmp
     module = importlib.import_module(f"robopref.stages.{stage}")  # registers <stage>_schema
     rest = getattr(module, "preprocess_args", list)(rest)  # e.g. `robot record ...` -> `robot mode=record ...`
 

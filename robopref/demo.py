@@ -5,8 +5,8 @@ Runs ``robopref pipeline experiment=quickstart`` (see
 the green goal, never through the red zone). Demonstrations mostly from an expert that
 ignores the zone → a diffusion policy → its rollouts → a scripted person ranks 30
 triplets → RRL and RAPL rewards (and labels transferred from another embodiment by
-Gromov–Wasserstein) → Diffusion-DPO on reward-ranked rollouts → before/after
-evaluation → ``report.md``. Everything lands in ``outputs/demo/<time>/``; the last line
+Gromov–Wasserstein) → three rounds of fine-tuning on what RRL ranks highest
+(reward-filtered behaviour cloning) → before/after evaluation → ``report.md``. Everything lands in ``outputs/demo/<time>/``; the last line
 printed is the report's path. Extra arguments are passed on as overrides, e.g.
 ``python -m robopref.demo experiment.rounds=2``.
 """

@@ -88,7 +88,7 @@ class DiffusionDPO:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         rng = np.random.default_rng(cfg.seed)
-        opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
         hist = DPOHistory()
         self.policy.train()
         for _ in tqdm(range(cfg.epochs), desc="dpo", unit="epoch", disable=not progress, leave=False):

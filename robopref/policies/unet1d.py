@@ -15,6 +15,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from robopref.policies.conv import Conv1d
+from robopref.policies.mish import Mish
+
 
 class SinusoidalPosEmb(nn.Module):
     """Transformer-style sinusoidal embedding of the (integer) diffusion step."""
@@ -31,14 +34,14 @@ class SinusoidalPosEmb(nn.Module):
 
 
 class Conv1dBlock(nn.Module):
-    """Conv1d → GroupNorm → Mish."""
+    """Conv1d → GroupNorm → Mish (:class:`robopref.policies.mish.Mish`, the fast form of ``nn.Mish``)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, n_groups: int = 8) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            nn.Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
+            Conv1d(in_channels, out_channels, kernel_size, padding=kernel_size // 2),
             nn.GroupNorm(n_groups, out_channels),
-            nn.Mish(),
+            Mish(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,8 +57,8 @@ class ConditionalResidualBlock1D(nn.Module):
             [Conv1dBlock(in_channels, out_channels, kernel_size, n_groups), Conv1dBlock(out_channels, out_channels, kernel_size, n_groups)]
         )
         self.out_channels = out_channels
-        self.cond_encoder = nn.Sequential(nn.Mish(), nn.Linear(cond_dim, out_channels * 2))
-        self.residual_conv = nn.Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.cond_encoder = nn.Sequential(Mish(), nn.Linear(cond_dim, out_channels * 2))
+        self.residual_conv = Conv1d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         out = self.blocks[0](x)
@@ -94,7 +97,7 @@ class ConditionalUnet1D(nn.Module):
             raise ValueError(f"down_dims {down_dims}: every entry must be divisible by n_groups={n_groups} (GroupNorm); bad: {bad}")
         all_dims = [input_dim] + down_dims
         dsed = diffusion_step_embed_dim
-        self.diffusion_step_encoder = nn.Sequential(SinusoidalPosEmb(dsed), nn.Linear(dsed, dsed * 4), nn.Mish(), nn.Linear(dsed * 4, dsed))
+        self.diffusion_step_encoder = nn.Sequential(SinusoidalPosEmb(dsed), nn.Linear(dsed, dsed * 4), Mish(), nn.Linear(dsed * 4, dsed))
         cond_dim = dsed + global_cond_dim
         in_out = list(zip(all_dims[:-1], all_dims[1:]))
         mid = all_dims[-1]
@@ -109,7 +112,7 @@ class ConditionalUnet1D(nn.Module):
                     [
                         ConditionalResidualBlock1D(din, dout, cond_dim, kernel_size, n_groups),
                         ConditionalResidualBlock1D(dout, dout, cond_dim, kernel_size, n_groups),
-                        nn.Conv1d(dout, dout, 3, 2, 1) if not last else nn.Identity(),
+                        Conv1d(dout, dout, 3, 2, 1) if not last else nn.Identity(),
                     ]
                 )
             )
@@ -125,7 +128,7 @@ class ConditionalUnet1D(nn.Module):
                     ]
                 )
             )
-        self.final_conv = nn.Sequential(Conv1dBlock(down_dims[0], down_dims[0], kernel_size, n_groups), nn.Conv1d(down_dims[0], input_dim, 1))
+        self.final_conv = nn.Sequential(Conv1dBlock(down_dims[0], down_dims[0], kernel_size, n_groups), Conv1d(down_dims[0], input_dim, 1))
         self.n_downsamples = len(down_dims) - 1
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor | int, global_cond: torch.Tensor) -> torch.Tensor:

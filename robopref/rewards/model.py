@@ -47,6 +47,24 @@ class TrajectoryRewardNet(nn.Module):
         logvar = lo + (hi - lo) * torch.sigmoid(out[..., 1])  # smooth bounds keep σ finite
         return mu, logvar
 
+    def forward_steps(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward` of padded segments ``x`` (N, L, D), run on the real steps only.
+
+        ``mask`` (N, L) marks the real steps; the outputs, (K, N, L) each, hold 0 at padding
+        (μ and log σ² alike). Whole-episode comparisons are padded to the longest episode, about
+        twice the mean length, so this halves the network's work; every masked sum and mean
+        of the losses gives what the padded forward gives, since padding is multiplied by 0.
+        """
+        real = mask > 0
+        mu_steps, lv_steps = self(x[real])  # (K, M) each: the M real steps in row-major order
+        return _scatter(mu_steps, real), (_scatter(lv_steps, real) if lv_steps is not None else None)
+
+
+def _scatter(values: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """(K, M) values of the real steps → (K, N, L) with zeros at padding (differentiable)."""
+    where = real.expand(values.shape[0], *real.shape)
+    return values.new_zeros(where.shape).masked_scatter(where, values)
+
 
 class TrajectoryRewardModel:
     """A learned r(s, a) with its feature normalisation; fit, predict, save, load."""
@@ -89,8 +107,8 @@ class TrajectoryRewardModel:
     def member_probs(self, x0: torch.Tensor, m0: torch.Tensor, x1: torch.Tensor, m1: torch.Tensor) -> torch.Tensor:
         """P(σ0 ≻ σ1) under each member's mean reward, (K, N): for query selection."""
         self.net.eval()
-        r0 = (self.net(x0)[0] * m0).sum(-1)
-        r1 = (self.net(x1)[0] * m1).sum(-1)
+        r0 = (self.net.forward_steps(x0, m0)[0] * m0).sum(-1)
+        r1 = (self.net.forward_steps(x1, m1)[0] * m1).sum(-1)
         return torch.sigmoid(r0 - r1)
 
     # -- checkpoints ---------------------------------------------------------------

@@ -47,8 +47,8 @@ def split_comparisons(data: ComparisonTensors, val_fraction: float, rng: np.rand
 def batch_loss(model: TrajectoryRewardModel, b: ComparisonTensors, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """Mean loss over members and comparisons. ``w`` may be (N,) or per member (K, N)."""
     net, cfg = model.net, model.cfg
-    mu0, lv0 = net(b.x0)
-    mu1, lv1 = net(b.x1)
+    mu0, lv0 = net.forward_steps(b.x0, b.m0)
+    mu1, lv1 = net.forward_steps(b.x1, b.m1)
     if lv0 is None:
         r0, r1 = masked_sum(mu0, b.m0), masked_sum(mu1, b.m1)
         return soft_bt_loss(r0 - r1, y, w, flip_prob=cfg.flip_prob, gce_q=cfg.gce_q, self_target=cfg.self_target)

@@ -64,3 +64,21 @@ def test_ema_update_math():
     fresh = EMAModel(model)
     fresh.load_state_dict(state)
     assert fresh.optimization_step == 2 and fresh.averaged.weight.item() == pytest.approx(ema.averaged.weight.item())
+
+
+def test_ema_tracks_every_parameter_and_copies_buffers():
+    """The batched update (one call for all tensors) averages each parameter and copies buffers."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    ema = EMAModel(model, power=0.75)
+    ema.step(model)  # decay 0: a copy
+    before = {n: p.detach().clone() for n, p in ema.averaged.named_parameters()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        model[1].running_mean.fill_(7.0)
+    ema.step(model)
+    d = ema.decay(1)
+    for name, p in ema.averaged.named_parameters():
+        current = dict(model.named_parameters())[name]
+        torch.testing.assert_close(p, d * before[name] + (1 - d) * current.detach())
+    assert torch.equal(ema.averaged[1].running_mean, torch.full((4,), 7.0))

@@ -142,3 +142,26 @@ def test_weight_decay_shrinks_the_reward_net_and_is_validated(tmp_path, line_dat
     assert norms[0.05] < 0.9 * norms[0.0], norms
     with pytest.raises(ValueError, match=r"weight_decay=-0.1: expected >= 0"):
         RewardConfig(weight_decay=-0.1)
+
+
+@pytest.mark.parametrize("kind", ["bt", "rrl"])
+def test_real_steps_forward_equals_the_padded_one(kind):
+    """Training runs the reward net on real steps only; padding must change nothing."""
+    from robopref.rewards.model import TrajectoryRewardNet
+
+    torch.manual_seed(0)
+    net = TrajectoryRewardNet(5, RewardConfig(kind=kind, ensemble=3, hidden=[16, 16]))
+    x = torch.randn(4, 7, 5)
+    mask = torch.zeros(4, 7)
+    for i, n in enumerate([7, 3, 1, 5]):
+        mask[i, :n] = 1.0
+    mu, logvar = net(x)
+    mu_real, logvar_real = net.forward_steps(x, mask)
+    torch.testing.assert_close(mu_real, mu * mask)
+    assert torch.all(mu_real[:, mask == 0] == 0)
+    if kind == "rrl":
+        torch.testing.assert_close(logvar_real * mask, logvar * mask)
+    else:
+        assert logvar is None and logvar_real is None
+    mu_real.sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
