@@ -6,8 +6,9 @@ the green goal, never through the red zone). Demonstrations mostly from an exper
 ignores the zone → a diffusion policy → its rollouts → a scripted person ranks 30
 triplets → RRL and RAPL rewards (and labels transferred from another embodiment by
 Gromov–Wasserstein) → three rounds of fine-tuning on what RRL ranks highest
-(reward-filtered behaviour cloning) → before/after evaluation → ``report.md``. Everything lands in ``outputs/demo/<time>/``; the last line
-printed is the report's path. Extra arguments are passed on as overrides, e.g.
+(reward-filtered behaviour cloning) → before/after evaluation → ``report.md``.
+Everything lands in ``outputs/demo/<time>/``; the last line printed is the report's
+path. Extra arguments are passed on as overrides, e.g.
 ``python -m robopref.demo experiment.rounds=2``.
 """
 

@@ -1,11 +1,13 @@
 """``nn.Conv1d`` computed as im2col and one matrix product on a CPU, for training the U-Net.
 
-On the CPUs this project runs on (2 cores, AVX2), oneDNN's 1-D convolution reaches about
-a third of the core's peak on the U-Net's shapes (a batch of 64 chunks of 4–16 steps,
-32–256 channels, kernel 5), and its backward pass less: a training step spent more than
-half its time in convolutions (docs/benchmarks-policy.md, "Training step"). Written as
+On the CPUs this project runs on (2 cores, AVX2), oneDNN's 1-D convolution reaches 30–35
+GFLOP/s on the U-Net's shapes (a batch of 64 chunks of 4–16 steps, 32–256 channels,
+kernel 5), and its backward pass less: a training step spent more than half its time in
+convolutions (docs/benchmarks-policy.md, "Training step on the CPU"). Written as
 ``unfold`` → one ``(B·T_out, C_in·k) @ (C_in·k, C_out)`` product, the forward and the
-backward (two products and a fold) are MKL matrix products, about twice as fast there.
+backward (two products and a fold) are MKL matrix products at about 64 GFLOP/s; with the
+im2col copies the whole training step is about 13 % faster with 2 threads (73 against
+84 ms over four alternating pairs of runs).
 
 The layer is an ``nn.Conv1d`` (same parameters, same ``state_dict``, same function up to
 float rounding); on other devices, or with options the product form does not cover

@@ -1,8 +1,8 @@
-"""Mish for training, through the sigmoid: the same function as ``nn.Mish``, twice as fast on a CPU.
+"""Mish for training, through the sigmoid: the same function as ``nn.Mish``, 1.5–2.5× faster on a CPU.
 
 ``F.mish`` (``x·tanh(softplus(x))``) is slow on the CPU this project runs on: about 8 ns
 per value forward and more backward, where sigmoid takes under 1 ns
-(docs/benchmarks-policy.md, "Training step"). With ``s = sigmoid(x)``:
+(docs/benchmarks-policy.md, "Training step on the CPU"). With ``s = sigmoid(x)``:
 
 - ``tanh(softplus(x)) = p / (2 − p)`` with ``p = s(2 − s)`` (as in
   :mod:`robopref.policies.unet_inference`), exact up to float rounding;
