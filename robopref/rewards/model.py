@@ -107,8 +107,8 @@ class TrajectoryRewardModel:
     def member_probs(self, x0: torch.Tensor, m0: torch.Tensor, x1: torch.Tensor, m1: torch.Tensor) -> torch.Tensor:
         """P(σ0 ≻ σ1) under each member's mean reward, (K, N): for query selection."""
         self.net.eval()
-        r0 = (self.net.forward_steps(x0, m0)[0] * m0).sum(-1)
-        r1 = (self.net.forward_steps(x1, m1)[0] * m1).sum(-1)
+        r0 = self.net.forward_steps(x0, m0)[0].sum(-1)  # padding is already 0
+        r1 = self.net.forward_steps(x1, m1)[0].sum(-1)
         return torch.sigmoid(r0 - r1)
 
     # -- checkpoints ---------------------------------------------------------------
