@@ -29,6 +29,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from robopref.align.behaviour import behaviour_scores
 from robopref.align.self_rollouts import pool_with_rollouts
 from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
@@ -55,6 +56,7 @@ class FilteredConfig:
     rounds: int = 1  # >1: roll the fine-tuned policy out, rank its episodes with the pool's, fine-tune again (RAFT)
     rollouts: int = 90  # rounds > 1: policy rollouts added to the pool before each later round
     rank_by: str = "return"  # "return": the learned return; "per_step": the learned return over the episode's length
+    neighbours: int = 0  # >0: rank by the score averaged with the k episodes that act most alike (robopref.align.behaviour)
 
     def __post_init__(self) -> None:
         if not 0 < self.keep <= 1:
@@ -63,6 +65,8 @@ class FilteredConfig:
             raise ValueError(f"filtered.epochs={self.epochs}: expected >= 1")
         if self.rounds < 1:
             raise ValueError(f"filtered.rounds={self.rounds}: expected >= 1 rounds of ranking and fine-tuning")
+        if self.neighbours < 0:
+            raise ValueError(f"filtered.neighbours={self.neighbours}: expected >= 0 episodes to average each score over (0: none)")
         if self.rank_by not in RANK_BY:
             raise ValueError(f"filtered.rank_by={self.rank_by!r}: expected one of {list(RANK_BY)}")
         if self.rounds > 1 and self.rollouts < 1:
@@ -70,8 +74,12 @@ class FilteredConfig:
 
 
 def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: float | None = None,
-                  per_step: bool = False) -> list[tuple[str, float]]:
+                  per_step: bool = False, neighbours: int = 0) -> list[tuple[str, float]]:
     """``(demo, learned return)`` for every episode of ``dataset``, highest first (ties keep the dataset's order).
+
+    ``neighbours`` = k > 0 ranks by the return averaged with the returns of the k episodes
+    whose actions are most alike (:mod:`robopref.align.behaviour`): the expected outcome
+    of the behaviour, which is what imitation reproduces, rather than one outcome of it.
 
     ``per_step`` divides each return by the episode's length. A reward learned from
     comparisons of whole rollouts of different lengths carries a per-step offset (it
@@ -89,6 +97,7 @@ def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: fl
     returns = segment_returns(model, pool, refs, kappa)
     if per_step:
         returns = returns / np.array([ref.length for ref in refs], dtype=np.float64)
+    returns = behaviour_scores(returns, pool, refs, neighbours)
     order = np.argsort(-returns, kind="stable")
     return [(refs[i].demo, float(returns[i])) for i in order]
 
@@ -166,7 +175,7 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
     from robopref.policies.train import TrainConfig, train_policy
 
     pool = DatasetPool()
-    ranked = rank_episodes(model, pool, dataset, kappa, per_step=cfg.rank_by == "per_step")
+    ranked = rank_episodes(model, pool, dataset, kappa, per_step=cfg.rank_by == "per_step", neighbours=cfg.neighbours)
     n_all = len(ranked)
     if cfg.success_only:
         done = set(successful_episodes(pool.get(dataset)))
