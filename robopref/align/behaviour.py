@@ -32,7 +32,12 @@ _CHUNK = 1024  # rows of the distance matrix computed at once: memory stays O(ch
 
 
 def behaviour_vectors(pool: DatasetPool, refs: Sequence[SegmentRef], length: int = BEHAVIOUR_LENGTH) -> np.ndarray:
-    """(N, length × action_dim): each episode's z-scored actions over normalised time, flattened."""
+    """(N, length × action_dim): each episode's z-scored actions over normalised time, flattened.
+
+    The trajectory reading and alignment are robopref.transfer's (the same per-feature
+    z-scoring and resampling its GW distances use); imported here because that package
+    loads POT, which filtered fine-tuning without ``neighbours`` never needs.
+    """
     from robopref.transfer.alignment import aligned_sequences
     from robopref.transfer.pipeline import read_sequences
 
