@@ -47,16 +47,17 @@ def behaviour_vectors(pool: DatasetPool, refs: Sequence[SegmentRef], length: int
 
 def nearest_neighbours(vectors: np.ndarray, k: int) -> np.ndarray:
     """(N, min(k, N − 1)) indices of each row's nearest other rows by Euclidean distance, nearest first."""
+    from robopref.transfer.distances import pairwise_euclidean  # with robopref.transfer, POT (see behaviour_vectors)
+
     n = len(vectors)
     k = min(k, n - 1)
     if k < 1:
         return np.zeros((n, 0), dtype=np.int64)
     x = np.asarray(vectors, dtype=np.float64)
-    sq = np.einsum("ij,ij->i", x, x)
     out = np.empty((n, k), dtype=np.int64)
     for start in range(0, n, _CHUNK):
         rows = slice(start, min(start + _CHUNK, n))
-        d = sq[rows, None] + sq[None, :] - 2.0 * x[rows] @ x.T
+        d = pairwise_euclidean(x[rows], x)
         d[np.arange(d.shape[0]), np.arange(start, rows.stop)] = np.inf  # not its own neighbour
         part = np.argpartition(d, k - 1, axis=1)[:, :k]
         order = np.take_along_axis(d, part, axis=1).argsort(axis=1, kind="stable")
