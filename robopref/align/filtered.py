@@ -57,6 +57,7 @@ class FilteredConfig:
     rollouts: int = 90  # rounds > 1: policy rollouts added to the pool before each later round
     rank_by: str = "return"  # "return": the learned return; "per_step": the learned return over the episode's length
     neighbours: int = 0  # >0: rank by the score averaged with the k episodes that act most alike (robopref.align.behaviour)
+    hops: int = 1  # neighbours > 0: rounds of that averaging; more spread each score over its whole cluster of alike behaviour
 
     def __post_init__(self) -> None:
         if not 0 < self.keep <= 1:
@@ -67,6 +68,8 @@ class FilteredConfig:
             raise ValueError(f"filtered.rounds={self.rounds}: expected >= 1 rounds of ranking and fine-tuning")
         if self.neighbours < 0:
             raise ValueError(f"filtered.neighbours={self.neighbours}: expected >= 0 episodes to average each score over (0: none)")
+        if self.hops < 1:
+            raise ValueError(f"filtered.hops={self.hops}: expected >= 1 rounds of neighbour averaging (neighbours=0 turns it off)")
         if self.rank_by not in RANK_BY:
             raise ValueError(f"filtered.rank_by={self.rank_by!r}: expected one of {list(RANK_BY)}")
         if self.rounds > 1 and self.rollouts < 1:
@@ -74,12 +77,13 @@ class FilteredConfig:
 
 
 def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: float | None = None,
-                  per_step: bool = False, neighbours: int = 0) -> list[tuple[str, float]]:
+                  per_step: bool = False, neighbours: int = 0, hops: int = 1) -> list[tuple[str, float]]:
     """``(demo, learned return)`` for every episode of ``dataset``, highest first (ties keep the dataset's order).
 
     ``neighbours`` = k > 0 ranks by the return averaged with the returns of the k episodes
     whose actions are most alike (:mod:`robopref.align.behaviour`): the expected outcome
-    of the behaviour, which is what imitation reproduces, rather than one outcome of it.
+    of the behaviour, which is what imitation reproduces, rather than one outcome of it;
+    ``hops`` repeats that averaging, spreading each score over its cluster of alike episodes.
 
     ``per_step`` divides each return by the episode's length. A reward learned from
     comparisons of whole rollouts of different lengths carries a per-step offset (it
@@ -97,7 +101,7 @@ def rank_episodes(model: RewardModel, pool: DatasetPool, dataset: str, kappa: fl
     returns = segment_returns(model, pool, refs, kappa)
     if per_step:
         returns = returns / np.array([ref.length for ref in refs], dtype=np.float64)
-    returns = behaviour_scores(returns, pool, refs, neighbours)
+    returns = behaviour_scores(returns, pool, refs, neighbours, hops)
     order = np.argsort(-returns, kind="stable")
     return [(refs[i].demo, float(returns[i])) for i in order]
 
@@ -175,7 +179,8 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
     from robopref.policies.train import TrainConfig, train_policy
 
     pool = DatasetPool()
-    ranked = rank_episodes(model, pool, dataset, kappa, per_step=cfg.rank_by == "per_step", neighbours=cfg.neighbours)
+    ranked = rank_episodes(model, pool, dataset, kappa, per_step=cfg.rank_by == "per_step", neighbours=cfg.neighbours,
+                           hops=cfg.hops)
     n_all = len(ranked)
     if cfg.success_only:
         done = set(successful_episodes(pool.get(dataset)))

@@ -7,7 +7,7 @@ import pytest
 
 import robopref.align.behaviour as behaviour_mod
 import robopref.align.filtered as filtered_mod
-from robopref.align.behaviour import nearest_neighbours, neighbour_mean
+from robopref.align.behaviour import behaviour_scores, nearest_neighbours, neighbour_mean, propagate
 from robopref.align.filtered import FilteredConfig, rank_episodes
 from robopref.data import Dataset
 from robopref.data.pool import DatasetPool
@@ -37,6 +37,33 @@ def test_neighbour_mean_counts_each_episode_once():
     nn = np.array([[1, 2], [0, 2], [1, 3], [2, 1]])
     np.testing.assert_allclose(neighbour_mean(values, nn), [2.0, 2.0, 8 / 3, 8 / 3])
     np.testing.assert_allclose(neighbour_mean(values, np.zeros((4, 0), dtype=np.int64)), values)
+
+
+def test_propagate_repeats_the_neighbour_mean():
+    values = np.array([4.0, 0.0, 2.0, 6.0])
+    nn = np.array([[1, 2], [0, 2], [1, 3], [2, 1]])
+    np.testing.assert_allclose(propagate(values, nn, 2), [20 / 9, 20 / 9, 22 / 9, 22 / 9])  # by hand from the one-hop [2, 2, 8/3, 8/3]
+    np.testing.assert_allclose(propagate(values, nn, 0), values)
+    with pytest.raises(ValueError, match=r"hops=-1: expected >= 0"):
+        propagate(values, nn, -1)
+
+
+def test_hops_spread_a_lucky_pair_over_its_behaviour(monkeypatch):
+    """Six reliable episodes score 1; the risky behaviour has a lucky pair (3 each) whose two nearest
+    neighbours are each other and one unlucky episode (0). One hop leaves the pair at 2, above every
+    reliable episode; by hand, two hops give 4/3 and three 8/9, now below them."""
+    x = np.array([0, 0.1, 0.2, 0.3, 0.4, 0.5, 10.0, 10.05, 10.3, 10.4, 10.5, 10.6, 10.7, 10.8])[:, None]
+    values = np.array([1.0] * 6 + [3.0, 3.0] + [0.0] * 6)
+    monkeypatch.setattr(behaviour_mod, "behaviour_vectors", lambda pool, refs: x)
+    one = behaviour_scores(values, DatasetPool(), [], k=2)
+    three = behaviour_scores(values, DatasetPool(), [], k=2, hops=3)
+    np.testing.assert_allclose(one[6:8], 2.0)
+    np.testing.assert_allclose(three[6:8], 8 / 9)
+    np.testing.assert_allclose(three[:6], 1.0)
+    assert set(np.argsort(-three, kind="stable")[:6]) == set(range(6))
+    np.testing.assert_allclose(behaviour_scores(values, DatasetPool(), [], k=2, hops=0), values)
+    with pytest.raises(ValueError, match=r"filtered.hops=0: expected >= 1"):
+        FilteredConfig(neighbours=5, hops=0)
 
 
 def test_a_lucky_episode_of_another_behaviour_ranks_below_the_reliable_behaviour(line_dataset, tmp_path, monkeypatch):
