@@ -12,7 +12,8 @@ evaluation env and fine-tunes again on the top of the dataset and its rollouts, 
 ``filtered.success_only=true`` ranks only the episodes that succeeded; ``filtered.rank_by=per_step``
 ranks by the learned return per step (no preference for short episodes), and ``filtered.neighbours=k``
 by the return averaged over the k episodes that act most alike (:mod:`robopref.align.behaviour`: an
-episode that pleased the person by luck, in a behaviour that usually does not, is not imitated).
+episode that pleased the person by luck, in a behaviour that usually does not, is not imitated;
+``filtered.hops=h`` repeats that average h times, spreading each score over its cluster of alike episodes).
 DPO and filtered_bc write ``aligned.ckpt`` (a
 normal policy checkpoint); every method evaluates the
 policy before and after on ``eval_episodes`` episodes of the env the policy was trained
