@@ -133,7 +133,7 @@ def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, 
     current policy per round in ``env_cfg`` (required then), started from
     ``episode_seed(seed + 2000 + round, i)`` so they stay off evaluation episodes drawn
     with ``seed``. Returns ``out_dir/aligned.ckpt`` and a summary: per round, how many
-    episodes were ranked and kept, the learned return of the kept ones against all, the
+    episodes were ranked and which were kept, the learned return of the kept ones against all, the
     rollouts' success rate and the fine-tuning run's final metrics.
     """
     if cfg.rounds > 1 and not env_cfg:
@@ -199,6 +199,7 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
         "episodes_ranked": len(ranked),
         "episodes_excluded_unsuccessful": n_all - len(ranked),
         "episodes_kept": k,
+        "kept": kept,  # the imitated episodes, best first: which behaviour the filter chose can be checked against the data
         "kept_return_mean": float(returns[:k].mean()),
         "all_return_mean": float(returns.mean()),
         "return_threshold": float(returns[k - 1]),

@@ -81,6 +81,8 @@ def test_fine_tuning_on_the_top_episodes_moves_the_policy_to_them(line_dataset, 
     cfg = FilteredConfig(keep=0.5, epochs=30, lr=3e-3, lr_warmup_steps=5, batch_size=16)
     aligned, info = filtered_finetune(base["last"], by_left, str(path), cfg, tmp_path / "filtered", progress=False)
     assert info["episodes_kept"] == info["episodes_ranked"] // 2 and info["kept_return_mean"] > info["all_return_mean"]
+    ds = Dataset(path)
+    assert set(info["kept"]) == {d for d in ds.demos if ds.read(d, "infos/left").all()}  # the summary names what was imitated
     meta = read_checkpoint(aligned)["meta"]
     assert meta["init_from"] == base["last"] and meta["train_demos"] + meta["val_demos"] == info["episodes_kept"]
     states = Dataset(path).read("demo_0", "obs/state")
