@@ -25,7 +25,7 @@ behaviour rather than one corner of it: on push2d group's demos the kept third's
 of the expert that reliably keeps the blocks together rose from 0.71 at k = 20, one hop
 to 0.83 at k = 10, four hops (seeds 0-4; docs/benchmarks-alignment.md, session 15). Too
 many hops blur across behaviours: on a connected graph every score tends to the same
-mean (k = 20, six hops already flipped one seed).
+mean (at k = 20, eight hops turned one seed's kept third to the other expert).
 """
 
 from __future__ import annotations
