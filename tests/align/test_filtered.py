@@ -85,7 +85,7 @@ def test_fine_tuning_on_the_top_episodes_moves_the_policy_to_them(line_dataset, 
     assert set(info["kept"]) == {d for d in ds.demos if ds.read(d, "infos/left").all()}  # the summary names what was imitated
     meta = read_checkpoint(aligned)["meta"]
     assert meta["init_from"] == base["last"] and meta["train_demos"] + meta["val_demos"] == info["episodes_kept"]
-    states = Dataset(path).read("demo_0", "obs/state")
+    states = ds.read("demo_0", "obs/state")
 
     def mean_action(ckpt) -> float:
         policy = load_policy(ckpt, device="cpu")
