@@ -55,6 +55,7 @@ class FilteredConfig:
     success_only: bool = False  # rank only episodes whose infos/success is set at some step (the task's own success signal)
     rounds: int = 1  # >1: roll the fine-tuned policy out, rank its episodes with the pool's, fine-tune again (RAFT)
     rollouts: int = 90  # rounds > 1: policy rollouts added to the pool before each later round
+    rollout_batch: int = 1  # those rollouts side by side, one network call per step for all (robopref.rollout.batched)
     rank_by: str = "return"  # "return": the learned return; "per_step": the learned return over the episode's length
     neighbours: int = 0  # >0: rank by the score averaged with the k episodes that act most alike (robopref.align.behaviour)
     hops: int = 1  # neighbours > 0: rounds of that averaging; more spread each score over its whole cluster of alike behaviour
@@ -72,6 +73,8 @@ class FilteredConfig:
             raise ValueError(f"filtered.hops={self.hops}: expected >= 1 rounds of neighbour averaging (neighbours=0 turns it off)")
         if self.rank_by not in RANK_BY:
             raise ValueError(f"filtered.rank_by={self.rank_by!r}: expected one of {list(RANK_BY)}")
+        if self.rollout_batch < 1:
+            raise ValueError(f"filtered.rollout_batch={self.rollout_batch}: expected >= 1 episodes rolled out side by side")
         if self.rounds > 1 and self.rollouts < 1:
             raise ValueError(f"filtered.rollouts={self.rollouts}: rounds > 1 need >= 1 policy rollouts per round")
 
@@ -153,7 +156,7 @@ def filtered_finetune(checkpoint: str | Path, model: RewardModel, dataset: str, 
         info: dict[str, Any] = {"round": r}
         if r > 1:
             path, rolled = pool_with_rollouts(pool, current, env_cfg or {}, out_dir / "pool.hdf5", cfg.rollouts,
-                                              seed=seed + SELF_ROLLOUT_SEED_OFFSET + r, device=device, progress=progress)
+                                              seed=seed + SELF_ROLLOUT_SEED_OFFSET + r, device=device, progress=progress, batch=cfg.rollout_batch)
             pool = str(path)
             info.update(rolled)
         round_dir = out_dir / "finetune" if cfg.rounds == 1 else out_dir / f"round_{r}"

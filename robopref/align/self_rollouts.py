@@ -20,18 +20,22 @@ from tqdm import tqdm
 from robopref.data.writer import DatasetWriter
 from robopref.eval.runner import episode_seed
 from robopref.rollout.factory import env_args_of, make_env
-from robopref.rollout.record import record_episode
+from robopref.rollout.batched import record_episodes
 
 
 def pool_with_rollouts(source: str | Path, checkpoint: str | Path, env_cfg: Mapping[str, Any], out: str | Path, episodes: int, seed: int,
-                       device: str = "cpu", progress: bool = True) -> tuple[Path, dict[str, Any]]:
+                       device: str = "cpu", progress: bool = True, batch: int = 1) -> tuple[Path, dict[str, Any]]:
     """Write ``out``: every episode of ``source`` plus ``episodes`` rollouts of ``checkpoint`` in the env ``env_cfg``.
 
     Episode ``i`` starts from ``episode_seed(seed, i)`` (the numbering of ``robopref
     collect`` and ``robopref eval``), so a caller keeps these rollouts off its evaluation
     episodes by passing another ``seed``. ``source`` may be ``out`` itself (later rounds
-    append to the pool). Returns the file and the rollouts' count, success rate and mean length.
+    append to the pool). ``batch`` > 1 rolls that many episodes out side by side
+    (:mod:`robopref.rollout.batched`). Returns the file and the rollouts' count, success
+    rate and mean length.
     """
+    if batch < 1:
+        raise ValueError(f"filtered.rollout_batch={batch}: expected >= 1 episodes rolled out side by side")
     from robopref.policies import load_policy
 
     source, out = Path(source), Path(out)
@@ -42,18 +46,19 @@ def pool_with_rollouts(source: str | Path, checkpoint: str | Path, env_cfg: Mapp
         work, atomic = out.with_name(out.name + ".copy"), False
         shutil.copyfile(source, work)
     policy = load_policy(str(checkpoint), device=device)
-    env = make_env(env_cfg)
+    envs = [make_env(env_cfg) for _ in range(min(batch, episodes))]
+    jobs = [(episode_seed(seed, i), None) for i in range(episodes)]
     successes, lengths = [], []
     try:
-        with DatasetWriter(work, env_args=env_args_of(env, env_cfg), mode="a", atomic=atomic) as writer:
-            for i in tqdm(range(episodes), desc="policy rollouts", unit="ep", disable=not progress):
-                ep = record_episode(env, policy, seed=episode_seed(seed, i))
+        with DatasetWriter(work, env_args=env_args_of(envs[0], env_cfg), mode="a", atomic=atomic) as writer:
+            for ep in tqdm(record_episodes(envs, policy, jobs), total=episodes, desc="policy rollouts", unit="ep", disable=not progress):
                 ep.attrs["source"] = "policy_rollout"
                 writer.add_episode(ep)
                 successes.append(ep.success)
                 lengths.append(len(ep))
     finally:
-        env.close()
+        for env in envs:
+            env.close()
     if work != out:
         work.replace(out)
     return out, {"rollouts": episodes, "rollout_success": sum(successes) / episodes, "rollout_mean_length": sum(lengths) / episodes}

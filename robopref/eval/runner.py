@@ -119,6 +119,27 @@ def _run_episode(task: tuple[int, int, int | None, str | None, int]) -> EpisodeR
     return run_episode(_WORKER["env"], _WORKER["policy"], index, seed, max_steps, video_path, fps)
 
 
+def _write_episode_video(frames: list[np.ndarray], video_path: str, fps: int) -> str:
+    from robopref.data.video import write_video
+
+    return str(write_video(np.stack(frames), video_path, fps=fps, scale=max(1, 256 // frames[0].shape[0])))
+
+
+def result_of_episode(ep: Any, index: int, video_path: str | None = None, fps: int = 20) -> EpisodeResult:
+    """The :class:`EpisodeResult` of a recorded :class:`~robopref.data.episode.Episode` (the
+    batched path); its video shows every observation and the last one after the final step
+    (which needs the episode's ``next_obs``)."""
+    info = ep.infos
+    image_key = next((k for k in ep.obs if k.endswith("_image")), None)
+    video = None
+    if video_path and image_key:
+        frames = list(ep.obs[image_key]) + ([ep.next_obs[image_key][-1]] if ep.next_obs else [])
+        video = _write_episode_video(frames, video_path, fps)
+    return EpisodeResult(index, int(ep.attrs["seed"]), len(ep), bool(ep.success), float(np.sum(ep.rewards)),
+                         float(np.sum(info["pref_score"])) if "pref_score" in info else None,
+                         bool(np.any(info["violation"])) if "violation" in info else None, video)
+
+
 def run_episode(env: Any, policy: Any, index: int, seed: int, max_steps: int | None = None, video_path: str | None = None, fps: int = 20) -> EpisodeResult:
     """Run episode ``index`` of ``policy`` in ``env`` with ``seed``; only the summary is kept
     (and the video, written when ``video_path`` is set)."""
@@ -147,11 +168,30 @@ def run_episode(env: Any, policy: Any, index: int, seed: int, max_steps: int | N
             break
     video = None
     if video_path and frames:
-        from robopref.data.video import write_video
-
         frames.append(np.asarray(obs[image_key]))
-        video = str(write_video(np.stack(frames), video_path, fps=fps, scale=max(1, 256 // frames[0].shape[0])))
+        video = _write_episode_video(frames, video_path, fps)
     return EpisodeResult(index, seed, steps, success, ret, pref, violation, video)
+
+
+def _run_batched(cfg: dict[str, Any], spec: PolicySpec, tasks: list[tuple[int, int, int | None, str | None, int]], seed: int, batch: int, bar: Any) -> list[EpisodeResult]:
+    """Every task in this process, ``batch`` episodes side by side (:mod:`robopref.rollout.batched`)."""
+    from robopref.eval.policies import build_policy
+    from robopref.rollout.batched import record_episodes
+    from robopref.rollout.factory import make_env
+
+    envs = [make_env(cfg) for _ in range(min(batch, len(tasks)))]
+    results = []
+    try:
+        policy = build_policy(spec, cfg, envs[0], seed=seed)
+        max_steps = tasks[0][2]
+        videos = any(t[3] for t in tasks)
+        for ep, (index, _, _, video_path, fps) in zip(record_episodes(envs, policy, [(t[1], None) for t in tasks], max_steps, store_next_obs=videos), tasks):
+            results.append(result_of_episode(ep, index, video_path, fps))
+            bar.update()
+    finally:
+        for env in envs:
+            env.close()
+    return results
 
 
 # -- parent side -------------------------------------------------------------------
@@ -171,6 +211,7 @@ def evaluate(
     max_steps: int | None = None,
     video_fps: int = 20,
     progress: bool = True,
+    batch: int = 1,
 ) -> EvalResult:
     """Roll ``policy`` out for ``episodes`` episodes of the env ``env_cfg`` describes.
 
@@ -181,6 +222,9 @@ def evaluate(
         videos: the first ``videos`` episodes are saved as mp4 under ``out_dir/videos``
             (from the env's first ``<camera>_image`` observation; none for state-only envs).
         max_steps: cap on steps per episode (default: the env's own limit).
+        batch: policy checkpoints: > 1 rolls that many episodes out side by side in this
+            process, one network call per step for all of them (``workers`` is then
+            unused); same seeds, the same episodes up to float rounding.
     Returns:
         an :class:`EvalResult`; write it with :mod:`robopref.eval.report`.
     """
@@ -193,6 +237,11 @@ def evaluate(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     workers = min(workers, episodes)
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    batched = batch > 1 and spec.kind == "checkpoint"
+    if batched:
+        workers = 1
     video_dir = Path(out_dir) / "videos" if out_dir is not None else None
     tasks = [
         (i, episode_seed(seed, i), max_steps, str(video_dir / f"episode_{i:03d}.mp4") if video_dir and i < videos else None, video_fps)
@@ -201,7 +250,9 @@ def evaluate(
     bar = tqdm(total=episodes, desc=f"eval {cfg.get('name', '')}", unit="ep", disable=not progress)
     results: list[EpisodeResult] = []
     start = time.perf_counter()
-    if workers == 1:
+    if batched:
+        results = _run_batched(cfg, spec, tasks, seed, batch, bar)
+    elif workers == 1:
         _init_worker(cfg, spec, seed)
         try:
             for task in tasks:

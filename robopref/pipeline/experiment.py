@@ -88,6 +88,7 @@ class ExperimentSpec:
     policy_args: list = field(default_factory=list)  # `robopref policy` overrides
     rollouts: int = 60  # episodes of the current policy recorded each round
     rollout_repeats: int = 1  # >1: each initial state rolled out this many times (for align args same_start=true)
+    rollout_batch: int = 1  # rollouts recorded this many at a time (`robopref collect batch=`; same seeds, one network call per step for all)
     person: PersonSpec = field(default_factory=PersonSpec)
     rewards: dict = field(default_factory=dict)  # name -> `robopref reward` overrides (the experiment YAML lists them)
     transfer: TransferSpec = field(default_factory=TransferSpec)

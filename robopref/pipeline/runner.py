@@ -113,7 +113,7 @@ class PipelineRunner:
         """Record the current policy's rollouts (with camera frames, for the person and visual rewards)."""
         path = self.root / f"round_{r}" / "rollouts.hdf5"
         step = Step(f"round_{r}/rollouts", "collect", [*self.env(dict(self.exp.rollout_env_overrides)), f"policy={policy}", f"episodes={self.exp.rollouts}",
-                                                        f"repeats={self.exp.rollout_repeats}", "videos=2", f"output={path}",
+                                                        f"repeats={self.exp.rollout_repeats}", f"batch={self.exp.rollout_batch}", "videos=2", f"output={path}",
                                                         f"seed={ROLLOUT_SEED_BASE + r + self.offset}"], lambda run: read_json(run / "summary.json"))
         self.execute(step)
         return str(path)

@@ -125,11 +125,14 @@ class DiffusionPolicy(nn.Module):
 
     @torch.no_grad()
     def predict_action(
-        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None, num_inference_steps: int | None = None, num_samples: int = 1
+        self, obs: Mapping[str, torch.Tensor], generator: torch.Generator | None = None, num_inference_steps: int | None = None, num_samples: int = 1,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sample ``num_samples`` action chunks per batch row: (B · num_samples, horizon, action_dim) in dataset units.
 
         ``generator`` makes the initial noise repeatable (it must live on the policy's device).
+        ``noise`` (B · num_samples, horizon, action_dim) is the initial noise itself, e.g. one
+        row per episode from each episode's own generator when rollouts run batched.
         The samples of one observation are adjacent rows; the observation is encoded once
         for them (best-of-N). The result equals that of ``obs`` with every row repeated
         ``num_samples`` times, up to float rounding.
@@ -138,7 +141,11 @@ class DiffusionPolicy(nn.Module):
             raise ValueError(f"num_samples must be >= 1, got {num_samples}")
         with torch.inference_mode():  # ~10% faster than no_grad alone at batch 1 (no version counters or view tracking)
             cond = self.encode_obs(obs)
-            noise = self.initial_noise(cond.shape[0] * num_samples, cond.device, generator)
+            rows = cond.shape[0] * num_samples
+            if noise is None:
+                noise = self.initial_noise(rows, cond.device, generator)
+            elif tuple(noise.shape) != (rows, self.cfg.horizon, self.shapes.action_dim):
+                raise ValueError(f"noise has shape {tuple(noise.shape)}; expected {(rows, self.cfg.horizon, self.shapes.action_dim)} (batch x samples, horizon, action_dim)")
             x = self.chunk_sampler(self.unet, self.ddim_update(num_inference_steps), noise, cond)
         return self.normalizer.unnormalize("action", x)  # outside inference mode: an ordinary tensor for the caller
 

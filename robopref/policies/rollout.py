@@ -66,14 +66,28 @@ class DiffusionRolloutPolicy:
 
     def act(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         """The action to execute now; replans when the queue is empty."""
-        missing = [k for k in self.keys if k not in obs]
-        if missing:
-            raise KeyError(f"observation lacks key(s) {missing} the policy was trained on; it has {sorted(obs)}")
-        self._history.append({k: np.asarray(obs[k]) for k in self.keys})
-        while len(self._history) < self.n_obs_steps:  # episode start: repeat the first observation
-            self._history.appendleft(self._history[0])
+        push_observation(self._history, obs, self.keys, self.n_obs_steps)
         if not self._queue:
-            chunk = self.predict_chunk(list(self._history))
-            start = self.n_obs_steps - 1
-            self._queue.extend(chunk[start : start + self.n_action_steps].astype(np.float32))
+            self.queue_chunk(self._queue, self.predict_chunk(list(self._history)))
         return self._queue.popleft()
+
+    def queue_chunk(self, queue: deque[np.ndarray], chunk: np.ndarray) -> None:
+        """Queue the ``n_action_steps`` actions of ``chunk`` (horizon, A) that start at the current step."""
+        start = self.n_obs_steps - 1
+        queue.extend(chunk[start : start + self.n_action_steps].astype(np.float32))
+
+    def batched(self, slots: int) -> "BatchedDiffusionActor":
+        """An actor for ``slots`` episodes at once (:mod:`robopref.rollout.batched`) with this policy's network and settings."""
+        from robopref.policies.batched_rollout import BatchedDiffusionActor
+
+        return BatchedDiffusionActor(self, slots)
+
+
+def push_observation(history: deque[dict[str, np.ndarray]], obs: Mapping[str, np.ndarray], keys: list[str], n_obs_steps: int) -> None:
+    """Append the policy's keys of ``obs`` to ``history``; at an episode's start, repeat it to fill ``n_obs_steps``."""
+    missing = [k for k in keys if k not in obs]
+    if missing:
+        raise KeyError(f"observation lacks key(s) {missing} the policy was trained on; it has {sorted(obs)}")
+    history.append({k: np.asarray(obs[k]) for k in keys})
+    while len(history) < n_obs_steps:  # episode start: repeat the first observation
+        history.appendleft(history[0])

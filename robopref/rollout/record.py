@@ -27,6 +27,64 @@ def _scalar_infos(infos: list[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     return {k: np.asarray([i[k] for i in infos]) for k in keys}
 
 
+class EpisodeRecorder:
+    """Collects one episode step by step and builds its :class:`Episode` (the dataset layout).
+
+    Shared by :func:`record_episode` and the batched rollouts
+    (:mod:`robopref.rollout.batched`), so both record exactly the same fields.
+    """
+
+    def __init__(self, env: gym.Env, obs: Mapping[str, Any], seed: int | None, policy_seed: int | None = None,
+                 max_steps: int | None = None, store_next_obs: bool = False) -> None:
+        self.env, self.obs = env, obs
+        self.seed, self.policy_seed = seed, policy_seed
+        self.limit = max_steps if max_steps is not None else np.inf
+        self.store_next_obs = store_next_obs
+        self.observations: list[Mapping[str, Any]] = []
+        self.next_observations: list[Mapping[str, Any]] = []
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.dones: list[int] = []
+        self.infos: list[Mapping[str, Any]] = []
+        self.states: list[np.ndarray | None] = []
+        self.intended: list[np.ndarray] = []
+        self.done = self.limit <= 0
+
+    def step(self, action: np.ndarray, intended: np.ndarray | None = None) -> bool:
+        """Execute ``action`` in the env from the current observation; True when the episode has ended."""
+        self.states.append(_get_state(self.env))
+        action = np.asarray(action, dtype=np.float32)
+        if intended is not None:
+            self.intended.append(np.asarray(intended, dtype=np.float32))
+        nxt, reward, terminated, truncated, info = self.env.step(action)
+        self.observations.append(self.obs)
+        self.next_observations.append(nxt)
+        self.actions.append(action)
+        self.rewards.append(float(reward))
+        self.infos.append(info)
+        self.done = bool(terminated or truncated or len(self.actions) >= self.limit)
+        self.dones.append(int(self.done))
+        self.obs = nxt
+        return self.done
+
+    def episode(self) -> Episode:
+        """The recorded steps as an :class:`Episode`."""
+        if not self.actions:
+            raise ValueError("the episode has no steps (max_steps must be >= 1)")
+        seed, policy_seed = self.seed, self.policy_seed
+        return Episode(
+            actions=np.stack(self.actions).astype(np.float32),
+            rewards=np.asarray(self.rewards, dtype=np.float64),
+            dones=np.asarray(self.dones, dtype=np.int64),
+            obs=_stack(self.observations),
+            next_obs=_stack(self.next_observations) if self.store_next_obs else None,
+            states=np.stack(self.states) if self.states[0] is not None else None,
+            infos=_scalar_infos(self.infos),
+            action_dict={"intended": np.stack(self.intended)} if len(self.intended) == len(self.actions) else {},
+            attrs={"seed": -1 if seed is None else int(seed), **({} if policy_seed is None else {"policy_seed": int(policy_seed)})},
+        )
+
+
 def record_episode(
     env: gym.Env,
     policy: RolloutPolicy,
@@ -50,36 +108,8 @@ def record_episode(
     """
     obs, _ = env.reset(seed=seed)
     policy.reset(seed=seed if policy_seed is None else policy_seed)
-    observations, next_observations, actions, rewards, dones, infos, states = [], [], [], [], [], [], []
-    intended: list[np.ndarray] = []
-    limit = max_steps if max_steps is not None else np.inf
-    t = 0
-    while t < limit:
-        states.append(_get_state(env))
-        action = np.asarray(policy.act(obs), dtype=np.float32)
-        meant = getattr(policy, "intended_action", None)  # a noisy expert's clean action, or a DAgger label
-        if meant is not None:
-            intended.append(np.asarray(meant, dtype=np.float32))
-        nxt, reward, terminated, truncated, info = env.step(action)
-        observations.append(obs)
-        next_observations.append(nxt)
-        actions.append(action)
-        rewards.append(float(reward))
-        infos.append(info)
-        t += 1
-        done = bool(terminated or truncated or t >= limit)
-        dones.append(int(done))
-        obs = nxt
-        if done:
-            break
-    return Episode(
-        actions=np.stack(actions).astype(np.float32),
-        rewards=np.asarray(rewards, dtype=np.float64),
-        dones=np.asarray(dones, dtype=np.int64),
-        obs=_stack(observations),
-        next_obs=_stack(next_observations) if store_next_obs else None,
-        states=np.stack(states) if states[0] is not None else None,
-        infos=_scalar_infos(infos),
-        action_dict={"intended": np.stack(intended)} if len(intended) == len(actions) else {},
-        attrs={"seed": -1 if seed is None else int(seed), **({} if policy_seed is None else {"policy_seed": int(policy_seed)})},
-    )
+    rec = EpisodeRecorder(env, obs, seed, policy_seed, max_steps, store_next_obs)
+    while not rec.done:
+        action = policy.act(rec.obs)
+        rec.step(action, getattr(policy, "intended_action", None))  # a noisy expert's clean action, or a DAgger label
+    return rec.episode()

@@ -66,6 +66,7 @@ class AlignConfig(StageConfig):
     filtered: FilteredConfig = field(default_factory=FilteredConfig)  # method=filtered_bc
     eval_episodes: int = 10
     eval_workers: Optional[int] = None
+    eval_batch: int = 1  # > 1: evaluation episodes side by side in this process (robopref eval batch=), instead of worker processes
     env: Any = None  # env config for evaluation (default: the policy's training dataset's env)
     progress: bool = True
 
@@ -174,7 +175,8 @@ def _sampled_chunks(cfg: DictConfig, pool: DatasetPool, rng: np.random.Generator
 def _evaluate(cfg: DictConfig, env_cfg: dict[str, Any], checkpoint: str, out: Path, tag: str) -> dict[str, Any]:
     from robopref.eval import evaluate, write_json
 
-    res = evaluate(env_cfg, checkpoint, episodes=cfg.eval_episodes, workers=cfg.eval_workers, seed=cfg.seed, videos=2, out_dir=out / tag, progress=cfg.progress)
+    res = evaluate(env_cfg, checkpoint, episodes=cfg.eval_episodes, workers=cfg.eval_workers, seed=cfg.seed, videos=2, out_dir=out / tag, progress=cfg.progress,
+                   batch=cfg.eval_batch)
     write_json(res, out / tag / "eval.json")
     return {k: v for k, v in res.to_dict().items() if k != "episodes"}
 

@@ -15,7 +15,7 @@ import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -31,6 +31,7 @@ from robopref.eval.runner import episode_seed
 from robopref.rollout.dagger import ExpertLabelled
 from robopref.rollout.factory import env_args_of, make_env
 from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
+from robopref.rollout.batched import record_episodes
 from robopref.rollout.record import record_episode
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
@@ -58,6 +59,7 @@ class CollectConfig(StageConfig):
     append: bool = False  # append to an existing output file instead of replacing it
     videos: int = 2  # number of episodes saved as mp4
     video_fps: int = 10
+    batch: int = 1  # policy checkpoints: episodes rolled out side by side, one network call per step for all (robopref.rollout.batched)
     next_obs: bool = False  # also store next_obs/<key>
     extra: dict = field(default_factory=dict)  # free-form notes stored with the dataset
 
@@ -112,6 +114,28 @@ def _resolve_output(output: str, out_dir: Path) -> Path:
     return p if p.is_absolute() else out_dir / p
 
 
+def _episodes(cfg: DictConfig, spec: PolicySpec, env: Any, plans: list[EpisodePlan], policies: dict[EpisodePlan, Any]) -> Iterator[Episode]:
+    """The episodes of ``plans`` in order: a policy checkpoint with ``batch`` > 1 rolls
+    ``batch`` of them out side by side (same seeds, same fields), anything else one by one."""
+    jobs = [episode_seeds(cfg.seed, i, cfg.repeats) for i in range(len(plans))]
+    if spec.kind == "checkpoint" and cfg.batch > 1 and not cfg.label_with:
+        policy = build_policy(spec, cfg.env, env, seed=cfg.seed)
+        envs = [env, *(make_env(cfg.env) for _ in range(min(cfg.batch, len(jobs)) - 1))]
+        try:
+            yield from record_episodes(envs, policy, jobs, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs)
+        finally:
+            for e in envs[1:]:
+                e.close()
+        return
+    for plan, (env_seed, policy_seed) in zip(plans, jobs):
+        if plan not in policies:  # one expert per noise level; record_episode reseeds it per episode
+            policies[plan] = build_policy(replace(spec, noise=plan.noise), cfg.env, env, seed=cfg.seed)
+            if cfg.label_with:
+                labeller = build_policy(PolicySpec("expert", aligned=cfg.aligned), cfg.env, env, seed=cfg.seed)
+                policies[plan] = ExpertLabelled(policies[plan], labeller, beta=cfg.dagger_beta, seed=cfg.seed)
+        yield record_episode(env, policies[plan], seed=env_seed, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs, policy_seed=policy_seed)
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Collect ``cfg.episodes`` episodes; return the summary (also saved as JSON)."""
     seed_everything(cfg.seed)
@@ -129,6 +153,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"dagger_beta={cfg.dagger_beta}: expected a probability in [0, 1]")
     if cfg.label_with and spec.kind == "expert":
         raise ValueError("label_with=expert labels a learned (or random) policy's states; with policy=expert the noisy expert already records action_dict/intended")
+    if cfg.batch < 1:
+        raise ValueError(f"batch={cfg.batch}: expected >= 1 episodes rolled out side by side")
     episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
     env = make_env(cfg.env)
@@ -139,14 +165,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     videos: list[Path] = []
     policies: dict[EpisodePlan, Any] = {}
     with DatasetWriter(output, env_args=env_args, mode="a" if cfg.append else "w") as writer:
-        for i, plan in enumerate(tqdm(plans, desc=f"collect {cfg.env.get('name', '')}", unit="ep")):
-            if plan not in policies:  # one expert per noise level; record_episode reseeds it per episode
-                policies[plan] = build_policy(replace(spec, noise=plan.noise), cfg.env, env, seed=cfg.seed)
-                if cfg.label_with:
-                    labeller = build_policy(PolicySpec("expert", aligned=cfg.aligned), cfg.env, env, seed=cfg.seed)
-                    policies[plan] = ExpertLabelled(policies[plan], labeller, beta=cfg.dagger_beta, seed=cfg.seed)
-            env_seed, policy_seed = episode_seeds(cfg.seed, i, cfg.repeats)
-            ep = record_episode(env, policies[plan], seed=env_seed, max_steps=cfg.max_steps, store_next_obs=cfg.next_obs, policy_seed=policy_seed)
+        for plan, ep in zip(tqdm(plans, desc=f"collect {cfg.env.get('name', '')}", unit="ep"), _episodes(cfg, spec, env, plans, policies)):
             ep.attrs["noise"] = plan.noise
             if plan.operator is not None:
                 ep.attrs["operator"] = plan.operator

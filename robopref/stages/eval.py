@@ -34,6 +34,7 @@ class EvalConfig(StageConfig):
     aligned: bool = True
     episodes: int = 20
     workers: Optional[int] = None  # default min(episodes, cpu count); 1 = in this process
+    batch: int = 1  # policy checkpoints: episodes side by side in this process, one network call per step for all (faster than workers on a CPU)
     max_steps: Optional[int] = None
     n_action_steps: Optional[int] = None  # checkpoints: executed actions per chunk before replanning (None: the checkpoint's)
     videos: int = 3
@@ -50,7 +51,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     spec = PolicySpec(cfg.policy, noise=cfg.noise, aligned=cfg.aligned, dataset=cfg.dataset, device=cfg.device, n_action_steps=cfg.n_action_steps)
     result = evaluate(
         cfg.env, spec, episodes=cfg.episodes, workers=cfg.workers, seed=cfg.seed, videos=cfg.videos,
-        out_dir=out_dir, max_steps=cfg.max_steps, video_fps=cfg.video_fps,
+        out_dir=out_dir, max_steps=cfg.max_steps, video_fps=cfg.video_fps, batch=cfg.batch,
     )
     summary = result.to_dict()
     write_json(result, out_dir / "eval.json")

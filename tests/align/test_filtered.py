@@ -120,7 +120,7 @@ def test_later_rounds_rank_the_policys_own_rollouts_with_the_dataset(line_datase
     path = _left_right(line_dataset, tmp_path / "lr.hdf5")
     n_demos, before = len(Dataset(path).demos), path.read_bytes()
     base = train_policy(tiny_config(), TrainConfig(epochs=4, batch_size=16, lr=3e-3, lr_warmup_steps=5, eval_every=0, progress=False), str(path), tmp_path / "base")
-    cfg = FilteredConfig(keep=0.5, epochs=4, lr=3e-3, lr_warmup_steps=5, batch_size=16, rounds=3, rollouts=3)
+    cfg = FilteredConfig(keep=0.5, epochs=4, lr=3e-3, lr_warmup_steps=5, batch_size=16, rounds=3, rollouts=3, rollout_batch=2)  # waves of 2 and 1
     out = tmp_path / "raft"
     aligned, info = filtered_finetune(base["last"], by_leftward_actions, str(path), cfg, out, seed=7, progress=False, env_cfg=LINE_ENV_CFG)
 
@@ -141,6 +141,8 @@ def test_later_rounds_need_an_env_to_roll_out_in(line_dataset, tmp_path, by_left
         FilteredConfig(rounds=0)
     with pytest.raises(ValueError, match=r"filtered.rollouts=0: rounds > 1 need >= 1"):
         FilteredConfig(rounds=2, rollouts=0)
+    with pytest.raises(ValueError, match=r"filtered.rollout_batch=0: expected >= 1"):
+        FilteredConfig(rollout_batch=0)
     with pytest.raises(ValueError, match=r"filtered.rounds=2 rolls the policy out between rounds: pass env="):
         filtered_finetune("unused.ckpt", by_leftward_actions, str(line_dataset), FilteredConfig(rounds=2), tmp_path / "x", progress=False)
 
