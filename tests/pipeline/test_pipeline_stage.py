@@ -128,5 +128,6 @@ def test_avoid_experiment_is_the_quickstart_with_demo_labels_and_five_rounds(tmp
     quickstart = yaml.safe_load(robopref("pipeline", "experiment=quickstart", "--cfg", "job", cwd=tmp_path).stdout)["experiment"]
     assert (avoid["person"]["queries"], avoid["person"]["demo_queries"]) == (15, 15)  # still 30 labels
     assert "filtered.rounds=5" in avoid["align"]["args"] and "filtered.rounds=3" in quickstart["align"]["args"]
-    changed = {"name", "description", "person", "align"}
+    assert (avoid["rollout_batch"], quickstart["rollout_batch"]) == (1, 90)  # avoid's documented seeds rolled out one by one
+    changed = {"name", "description", "person", "align", "rollout_batch"}
     assert {k: v for k, v in avoid.items() if k not in changed} == {k: v for k, v in quickstart.items() if k not in changed}
