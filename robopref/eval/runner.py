@@ -125,7 +125,7 @@ def _write_episode_video(frames: list[np.ndarray], video_path: str, fps: int) ->
     return str(write_video(np.stack(frames), video_path, fps=fps, scale=max(1, 256 // frames[0].shape[0])))
 
 
-def result_of_episode(ep: Any, index: int, video_path: str | None = None, fps: int = 20) -> EpisodeResult:
+def _result_of_episode(ep: Any, index: int, video_path: str | None = None, fps: int = 20) -> EpisodeResult:
     """The :class:`EpisodeResult` of a recorded :class:`~robopref.data.episode.Episode` (the
     batched path); its video shows every observation and the last one after the final step
     (which needs the episode's ``next_obs``)."""
@@ -186,7 +186,7 @@ def _run_batched(cfg: dict[str, Any], spec: PolicySpec, tasks: list[tuple[int, i
         max_steps = tasks[0][2]
         videos = any(t[3] for t in tasks)
         for ep, (index, _, _, video_path, fps) in zip(record_episodes(envs, policy, [(t[1], None) for t in tasks], max_steps, store_next_obs=videos), tasks):
-            results.append(result_of_episode(ep, index, video_path, fps))
+            results.append(_result_of_episode(ep, index, video_path, fps))
             bar.update()
     finally:
         for env in envs:
