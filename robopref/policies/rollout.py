@@ -9,12 +9,15 @@ and queue the ``n_action_steps`` that start at the current step (index
 from __future__ import annotations
 
 from collections import deque
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import torch
 
 from robopref.policies.diffusion_policy import DiffusionPolicy
+
+if TYPE_CHECKING:  # imported at call time in batched(): that module imports this one
+    from robopref.policies.batched_rollout import BatchedDiffusionActor
 
 
 class DiffusionRolloutPolicy:
@@ -76,7 +79,7 @@ class DiffusionRolloutPolicy:
         start = self.n_obs_steps - 1
         queue.extend(chunk[start : start + self.n_action_steps].astype(np.float32))
 
-    def batched(self, slots: int) -> "BatchedDiffusionActor":
+    def batched(self, slots: int) -> BatchedDiffusionActor:
         """An actor for ``slots`` episodes at once (:mod:`robopref.rollout.batched`) with this policy's network and settings."""
         from robopref.policies.batched_rollout import BatchedDiffusionActor
 
