@@ -48,6 +48,7 @@ class FilteredConfig:
 
     keep: float = 0.33  # fraction of the ranked episodes imitated, from the top
     epochs: int = 20
+    steps: Optional[int] = None  # at most this many optimizer steps a round, over `epochs` passes of at most steps/epochs batches each (None: whole passes)
     lr: float = 1e-3
     lr_warmup_steps: int = 100
     batch_size: int = 64
@@ -65,6 +66,8 @@ class FilteredConfig:
             raise ValueError(f"filtered.keep={self.keep}: expected a fraction in (0, 1] of the episodes to imitate")
         if self.epochs < 1:
             raise ValueError(f"filtered.epochs={self.epochs}: expected >= 1")
+        if self.steps is not None and self.steps < self.epochs:
+            raise ValueError(f"filtered.steps={self.steps}: expected null or >= filtered.epochs ({self.epochs}), at least one batch a pass")
         if self.rounds < 1:
             raise ValueError(f"filtered.rounds={self.rounds}: expected >= 1 rounds of ranking and fine-tuning")
         if self.neighbours < 0:
@@ -193,7 +196,7 @@ def _finetune_round(checkpoint: Path, model: RewardModel, dataset: str, cfg: Fil
     ckpt = read_checkpoint(checkpoint)
     trained_with = (ckpt.get("meta") or {}).get("train_config") or {}
     train_cfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, lr_warmup_steps=cfg.lr_warmup_steps, batch_size=cfg.batch_size, eval_every=0,
-                            val_ratio=trained_with.get("val_ratio", 0.1), action_key=trained_with.get("action_key", "actions"),
+                            max_train_steps=cfg.steps // cfg.epochs if cfg.steps else None, val_ratio=trained_with.get("val_ratio", 0.1), action_key=trained_with.get("action_key", "actions"),
                             seed=seed, progress=progress, torch_threads=cfg.torch_threads)
     summary = train_policy(DiffusionPolicyConfig.from_dict(ckpt["policy_config"]), train_cfg, dataset, out_dir,
                            device=device, init_from=checkpoint, demos=kept)

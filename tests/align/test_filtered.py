@@ -105,6 +105,21 @@ def test_bad_settings_are_refused(line_dataset, tmp_path):
         train_policy(tiny_config(), TrainConfig(epochs=1, eval_every=0, progress=False), str(line_dataset), tmp_path / "x", demos=["demo_0", "demo_99"])
 
 
+def test_steps_caps_each_rounds_fine_tuning(line_dataset, tmp_path, by_left):
+    """``filtered.steps`` bounds a round's optimizer steps however many episodes are kept
+    (the quickstart's later rounds keep long rollouts); without it every pass is whole."""
+    path = _left_right(line_dataset, tmp_path / "lr.hdf5")
+    base = train_policy(tiny_config(), TrainConfig(epochs=1, batch_size=4, eval_every=0, progress=False), str(path), tmp_path / "base")
+    whole = FilteredConfig(keep=1.0, epochs=2, lr_warmup_steps=1, batch_size=4)
+    _, full = filtered_finetune(base["last"], by_left, str(path), whole, tmp_path / "whole", progress=False)
+    assert full["finetune"]["step"] > 6  # two whole passes are more than the cap below
+    _, capped = filtered_finetune(base["last"], by_left, str(path), replace(whole, steps=7), tmp_path / "capped", progress=False)
+    assert capped["finetune"]["step"] == 6  # 2 passes of 7 // 2 = 3 batches: never more than `steps`
+    assert capped["filtered"]["steps"] == 7
+    with pytest.raises(ValueError, match=r"filtered.steps=3: expected null or >= filtered.epochs \(5\)"):
+        FilteredConfig(epochs=5, steps=3)
+
+
 @pytest.fixture
 def by_leftward_actions(monkeypatch):
     """A stand-in reward whose return is minus the sum of the episode's actions: it prefers pushing left,
