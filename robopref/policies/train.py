@@ -19,7 +19,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -108,10 +108,28 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _loader(data: SequenceDataset, batch_size: int, shuffle_seed: int | None, num_workers: int) -> torch.utils.data.DataLoader:
-    """A DataLoader whose order depends only on ``shuffle_seed`` (the epoch), never on global RNG."""
+class _Batches:
+    """Batches of ``data`` in ``order``, each gathered whole (:meth:`SequenceDataset.get_batch`):
+    the DataLoader's batches without its call per window."""
+
+    def __init__(self, data: SequenceDataset, order: list[int], batch_size: int) -> None:
+        self.data, self.order, self.batch_size = data, order, batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.order) / self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(0, len(self.order), self.batch_size):
+            yield self.data.get_batch(self.order[i : i + self.batch_size])
+
+
+def _loader(data: SequenceDataset, batch_size: int, shuffle_seed: int | None, num_workers: int) -> Iterable[dict[str, Any]]:
+    """Batches in an order that depends only on ``shuffle_seed`` (the epoch), never on global RNG:
+    gathered in this process, or by a DataLoader with ``num_workers`` worker processes."""
     gen = torch.Generator().manual_seed(shuffle_seed if shuffle_seed is not None else 0)
     order = torch.randperm(len(data), generator=gen).tolist() if shuffle_seed is not None else list(range(len(data)))
+    if num_workers == 0:
+        return _Batches(data, order, batch_size)
     return torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=order, num_workers=num_workers, generator=gen, persistent_workers=False)
 
 

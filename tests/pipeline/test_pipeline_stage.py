@@ -129,5 +129,7 @@ def test_avoid_experiment_is_the_quickstart_with_demo_labels_and_five_rounds(tmp
     assert (avoid["person"]["queries"], avoid["person"]["demo_queries"]) == (15, 15)  # still 30 labels
     assert "filtered.rounds=5" in avoid["align"]["args"] and "filtered.rounds=3" in quickstart["align"]["args"]
     assert (avoid["rollout_batch"], quickstart["rollout_batch"]) == (1, 90)  # avoid's documented seeds rolled out one by one
+    assert "filtered.steps=510" in quickstart["align"]["args"]  # the quickstart caps its rounds' fine-tuning; avoid's seeds ran whole passes
+    assert not any(a.startswith("filtered.steps") for a in avoid["align"]["args"])
     changed = {"name", "description", "person", "align", "rollout_batch"}
     assert {k: v for k, v in avoid.items() if k not in changed} == {k: v for k, v in quickstart.items() if k not in changed}

@@ -77,6 +77,24 @@ def test_windows_are_padded_with_the_edge_steps(line_dataset):
     assert first["obs"]["top_image"].dtype == torch.uint8
 
 
+
+@pytest.mark.parametrize("horizon,n_obs,n_act", [(8, 2, 4), (64, 3, 8)])  # 64: longer than every demo (one padded window each)
+def test_batches_gathered_whole_equal_the_collated_windows(line_dataset, horizon, n_obs, n_act):
+    """Training batches are gathered with one index per key; they must be the very batches the
+    DataLoader collates window by window, padding at both ends included."""
+    ds = Dataset(line_dataset)
+    data = SequenceDataset(ds, ds.demos, WindowSpec(horizon=horizon, n_obs_steps=n_obs, n_action_steps=n_act), ["state"])
+    assert max(ds.num_samples(d) for d in ds.demos) < 64
+    picks = np.random.default_rng(0).permutation(len(data))[:37].tolist() + [0, len(data) - 1]
+    whole = data.get_batch(picks)
+    one_by_one = torch.utils.data.default_collate([data[i] for i in picks])
+    assert whole["action"].dtype == one_by_one["action"].dtype == torch.float32
+    torch.testing.assert_close(whole["action"], one_by_one["action"], rtol=0, atol=0)
+    torch.testing.assert_close(whole["obs"]["state"], one_by_one["obs"]["state"], rtol=0, atol=0)
+    with_images = SequenceDataset(ds, ds.demos[:2], WindowSpec(8, 2, 4), ["state"], ["top_image"])  # frames: window by window
+    torch.testing.assert_close(with_images.get_batch([1, 3])["obs"]["top_image"], torch.stack([with_images[1]["obs"]["top_image"], with_images[3]["obs"]["top_image"]]))
+
+
 def test_split_by_demo_and_filter_key(line_dataset):
     ds = Dataset(line_dataset, filter_key="better")
     assert ds.demos == ["demo_0", "demo_1", "demo_2"]
