@@ -8,6 +8,10 @@ Prints one JSON object per line:
   configs (conf_stage/policy/policy/*.yaml); ``--reference`` adds the batch-1 time of
   ``predict_action_reference`` (the module forward and diffusers' DDIM step);
 - ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
+- ``batches``: ms per training batch of 64 low-dim windows, gathered whole
+  (``SequenceDataset.get_batch``, what training uses) against window by window with the
+  DataLoader's collation (before session 17), over a generated dataset shaped like the
+  quickstart's demos (300 episodes of 17-33 steps, 8-D state, 2-D actions);
 - ``train_memory``: peak RSS of ``robopref policy policy=diffusion_image`` over a generated
   image dataset read lazily, for two dataset sizes: the peak must not grow with the data.
 
@@ -178,6 +182,35 @@ def write_image_dataset(path: Path, frames: int, size: int = 84, episode_len: in
     return (frames // episode_len) * episode_len * size * size * 3 / 2**30
 
 
+def bench_batches(path: Path, epochs: int = 3, batch: int = 64, seed: int = 0) -> dict:
+    """ms per batch over ``epochs`` shuffled passes, gathered whole and window by window
+    (the two give identical batches: tests/policies/test_shapes.py)."""
+    from robopref.data import Dataset, DatasetWriter, Episode, make_env_args
+    from robopref.policies.dataset import SequenceDataset, WindowSpec
+
+    rng = np.random.default_rng(seed)
+    with DatasetWriter(path, env_args=make_env_args("synthetic/Lowdim-v0"), mode="w", atomic=False) as w:
+        for _ in range(300):
+            n = int(rng.integers(17, 34))
+            w.add_episode(Episode(rng.uniform(-1, 1, (n, 2)).astype(np.float32), np.zeros(n), np.eye(1, n, n - 1)[0],
+                                  {"state": rng.normal(size=(n, 8)).astype(np.float32)}))
+    data = SequenceDataset(Dataset(path), Dataset(path).demos, WindowSpec(horizon=16, n_obs_steps=2, n_action_steps=8), ["state"])
+    data.low_dim_arrays()  # both ways read the arrays once per process; that read is not timed
+    data.get_batch([0])
+    per_batch: dict[str, list[float]] = {"whole": [], "window_by_window": []}
+    for epoch in range(epochs):
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(epoch)).tolist()
+        for way in per_batch:
+            t0 = time.perf_counter()
+            if way == "whole":
+                n = sum(1 for i in range(0, len(order), batch) if data.get_batch(order[i : i + batch]))
+            else:
+                n = sum(1 for _ in torch.utils.data.DataLoader(data, batch_size=batch, sampler=order))
+            per_batch[way].append(1000 * (time.perf_counter() - t0) / n)
+    return {"bench": "batches", "windows": len(data), "batch": batch, "epochs": epochs, "load": _load(),
+            **{f"{way}_ms_per_batch": round(statistics.median(v), 3) for way, v in per_batch.items()}}
+
+
 def bench_train_memory(frames_list: list[int], steps: int, workdir: Path, encoder: str) -> list[dict]:
     """Peak RSS of a short ``robopref policy`` image run, per dataset size (a fresh process each)."""
     out = []
@@ -209,7 +242,7 @@ def bench_train_memory(frames_list: list[int], steps: int, workdir: Path, encode
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--only", choices=["inference", "train", "train_memory"], action="append")
+    ap.add_argument("--only", choices=["inference", "train", "batches", "train_memory"], action="append")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument("--reps", type=int, default=30)
@@ -223,7 +256,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    selected = args.only or ["inference", "train", "train_memory"]
+    selected = args.only or ["inference", "train", "batches", "train_memory"]
     if "inference" in selected:
         for variant in ("lowdim", "image"):
             reps = args.reps if variant == "lowdim" else max(5, args.reps // 3)
@@ -231,6 +264,9 @@ def main() -> None:
     if "train" in selected:
         for variant in ("lowdim", "image"):
             print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)
+    if "batches" in selected:
+        with tempfile.TemporaryDirectory() as d:
+            print(json.dumps(bench_batches(Path(d) / "lowdim.hdf5")), flush=True)
     if "train_memory" in selected:
         with tempfile.TemporaryDirectory(dir=ROOT / "outputs" if (ROOT / "outputs").exists() else None) as d:
             bench_train_memory([int(x) for x in args.memory_frames.split(",")], args.memory_steps, Path(d), args.memory_encoder)
