@@ -77,7 +77,6 @@ def test_windows_are_padded_with_the_edge_steps(line_dataset):
     assert first["obs"]["top_image"].dtype == torch.uint8
 
 
-
 @pytest.mark.parametrize("horizon,n_obs,n_act", [(8, 2, 4), (64, 3, 8)])  # 64: longer than every demo (one padded window each)
 def test_batches_gathered_whole_equal_the_collated_windows(line_dataset, horizon, n_obs, n_act):
     """Training batches are gathered with one index per key; they must be the very batches the
