@@ -10,7 +10,7 @@ Prints one JSON object per line:
 - ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
 - ``batches``: ms per training batch of 64 low-dim windows, gathered whole
   (``SequenceDataset.get_batch``, what training uses) against window by window with the
-  DataLoader's collation (before session 17), over a generated dataset shaped like the
+  DataLoader's collation (how training read batches before session 17), over a generated dataset shaped like the
   quickstart's demos (300 episodes of 17-33 steps, 8-D state, 2-D actions);
 - ``train_memory``: peak RSS of ``robopref policy policy=diffusion_image`` over a generated
   image dataset read lazily, for two dataset sizes: the peak must not grow with the data.
