@@ -98,12 +98,12 @@ class SequenceDataset(torch.utils.data.Dataset):
         return len(self.index)
 
     def low_dim_arrays(self) -> dict[str, dict[str, np.ndarray]]:
-        """``{demo: {"action": (T, A), key: (T, D)}}`` for the low-dim data, read once per process."""
+        """``{demo: {"action": (T, A), key: (T, D)}}`` for the low-dim data: views into
+        :meth:`_flat_arrays`, read once per process."""
         if self._low_dim is None:
-            self._low_dim = {
-                d: {"action": self.dataset.read(d, self.action_key).astype(np.float32), **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys}}
-                for d in self.demos
-            }
+            flat = self._flat_arrays()
+            self._low_dim = {d: {k: flat[k][o : o + n] for k in ("action", *self.low_dim_keys)}
+                             for d, o, n in zip(self.demos, flat["offsets"].tolist(), flat["lengths"].tolist())}
         return self._low_dim
 
     def __getstate__(self) -> dict:
@@ -115,9 +115,10 @@ class SequenceDataset(torch.utils.data.Dataset):
         """The low-dim arrays of all demos end to end, one (ΣT, ...) array per key, with each
         demo's first row (``offsets``) and length (``lengths``): what :meth:`get_batch` gathers from."""
         if self._flat is None:
-            per_demo = [self.low_dim_arrays()[d] for d in self.demos]
+            per_demo = [{"action": self.dataset.read(d, self.action_key).astype(np.float32),
+                         **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys}} for d in self.demos]
             lengths = np.array([a["action"].shape[0] for a in per_demo], dtype=np.int64)
-            self._flat = {k: np.concatenate([a[k] for a in per_demo]) for k in ("action", *self.low_dim_keys)}
+            self._flat = {k: np.concatenate([a[k] for a in per_demo]) if per_demo else np.zeros(0, np.float32) for k in ("action", *self.low_dim_keys)}
             self._flat["lengths"] = lengths
             self._flat["offsets"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return self._flat
