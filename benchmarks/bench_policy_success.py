@@ -9,6 +9,8 @@ the 1-minute load average over the run (sampled every 15 s).
 
     python benchmarks/bench_policy_success.py --task push2d_push --variant lowdim
     python benchmarks/bench_policy_success.py --task push2d_push --variant image --minutes 30
+    python benchmarks/bench_policy_success.py --task push2d_push --variant image_state --env env.embodiment=short_stick \
+        --env ++env.robot_obs=true --demos 300 --noise 0.1 policy.low_dim_keys=[robot] ...
     python benchmarks/bench_policy_success.py --task metaworld --env env.task=drawer-open-v3 --demos 50
     python benchmarks/bench_policy_success.py --task robosuite_lift --demos 100
     python benchmarks/bench_policy_success.py --task push2d_push --env env.embodiment=short_stick --demos 300 --noise 0.1 \
@@ -98,7 +100,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="push2d_push", help="env config name (conf/env/<task>.yaml)")
     ap.add_argument("--env", action="append", default=[], help="env overrides for collect, e.g. env.task=drawer-open-v3")
-    ap.add_argument("--variant", default="lowdim", choices=["lowdim", "image"])
+    ap.add_argument("--variant", default="lowdim", choices=["lowdim", "image", "image_state"],
+                    help="policy preset: diffusion_<variant> (image_state: cameras pre-trained as state estimators)")
     ap.add_argument("--demos", type=int, default=100)
     ap.add_argument("--noise", type=float, default=0.0, help="expert action noise (with detours: demos then show recoveries)")
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")

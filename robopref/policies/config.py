@@ -35,11 +35,18 @@ class DiffusionPolicyConfig:
     prediction_type: str = "epsilon"  # epsilon | sample
     clip_sample: bool = True
     # image encoder, one per camera
-    image_encoder: str = "resnet18"  # resnet18 | small_cnn
+    image_encoder: str = "resnet18"  # resnet18 | small_cnn | keypoints
     image_feature_dim: int = 64
     image_norm: str = "group"  # group | batch
     image_weights: Optional[str] = None  # local torchvision resnet18 .pth to start from
     crop_ratio: float = 0.9  # random crop of this fraction of H and W in training, centre crop at inference
+    # cameras as state estimators (robopref.policies.state_estimator): each camera's encoder first learns to
+    # predict this low-dim key (normalised) from single frames, which simulated datasets record, and is then
+    # frozen; the policy is conditioned on the estimate, never on the key itself
+    image_state_key: Optional[str] = None
+    image_state_steps: int = 1000  # pre-training optimizer steps (batches of image_state_batch frames)
+    image_state_batch: int = 128
+    image_state_frames: int = 30000  # frames held in memory for pre-training at most (a random subset of larger datasets)
     # interchangeable objects in a low-dim key (e.g. push2d's blocks), put in a canonical order:
     # nearest to the robot first, by the (x, y) of the latest observation step (ObsEncoder)
     sort_objects_key: Optional[str] = None  # the key holding the object slots; None: keep the dataset's order
@@ -54,6 +61,9 @@ class DiffusionPolicyConfig:
             raise ValueError(f"prediction_type={self.prediction_type!r}: expected 'epsilon' or 'sample'")
         if not 0 < self.crop_ratio <= 1:
             raise ValueError(f"crop_ratio={self.crop_ratio}: expected a fraction in (0, 1]")
+        if min(self.image_state_steps, self.image_state_batch, self.image_state_frames) < 1:
+            raise ValueError(f"image_state_steps={self.image_state_steps}, image_state_batch={self.image_state_batch}, "
+                             f"image_state_frames={self.image_state_frames}: expected integers >= 1")
         if self.objects_offset < 2 or self.object_size < 2:
             raise ValueError(f"objects_offset={self.objects_offset}, object_size={self.object_size}: expected both >= 2 "
                              "(the robot's x, y come before the slots; each slot starts with the object's x, y)")
@@ -82,10 +92,13 @@ class PolicyShapes:
     action_dim: int
     low_dim: dict[str, int]
     images: dict[str, tuple[int, int, int]]
+    estimated: dict[str, int] = field(default_factory=dict)  # {image_state_key: its size} when the cameras estimate it
 
     def to_dict(self) -> dict[str, Any]:
-        return {"action_dim": self.action_dim, "low_dim": dict(self.low_dim), "images": {k: list(v) for k, v in self.images.items()}}
+        return {"action_dim": self.action_dim, "low_dim": dict(self.low_dim), "images": {k: list(v) for k, v in self.images.items()},
+                "estimated": dict(self.estimated)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PolicyShapes":
-        return cls(int(d["action_dim"]), {k: int(v) for k, v in d["low_dim"].items()}, {k: tuple(int(x) for x in v) for k, v in d["images"].items()})
+        return cls(int(d["action_dim"]), {k: int(v) for k, v in d["low_dim"].items()}, {k: tuple(int(x) for x in v) for k, v in d["images"].items()},
+                   {k: int(v) for k, v in d.get("estimated", {}).items()})  # checkpoints before image_state_key have none

@@ -15,7 +15,7 @@ process (:class:`robopref.data.Dataset` reopens after fork), so DataLoader worke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -72,16 +72,23 @@ class SequenceDataset(torch.utils.data.Dataset):
         low_dim_keys: observation keys returned as float32 (e.g. ``["state"]``).
         image_keys: camera keys returned as uint8 HWC (e.g. ``["top_image"]``).
         action_key: the actions to imitate: ``actions`` or ``action_dict/<name>``.
+        extra: per-step arrays computed elsewhere, ``{key: {demo: (T, D)}}``, returned under
+            ``key`` like a low-dim observation (e.g. a frozen camera encoder's output per frame).
     """
 
     def __init__(self, dataset: Dataset, demos: Sequence[str], spec: WindowSpec, low_dim_keys: Sequence[str], image_keys: Sequence[str] = (),
-                 action_key: str = "actions") -> None:
+                 action_key: str = "actions", extra: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
         self.dataset = dataset
         self.action_key = action_key
         self.demos = list(demos)
         self.spec = spec
         self.low_dim_keys = list(low_dim_keys)
         self.image_keys = list(image_keys)
+        self.extra = {k: dict(v) for k, v in (extra or {}).items()}
+        for k, per_demo in self.extra.items():
+            missing = [d for d in self.demos if d not in per_demo]
+            if missing or k in self.low_dim_keys:
+                raise ValueError(f"extra key {k!r}: " + (f"no arrays for demo(s) {missing[:3]}" if missing else "is also a low-dim key"))
         pad_before, pad_after = spec.n_obs_steps - 1, spec.n_action_steps - 1
         index = []
         for i, d in enumerate(self.demos):
@@ -102,7 +109,7 @@ class SequenceDataset(torch.utils.data.Dataset):
         :meth:`_flat_arrays`, read once per process."""
         if self._low_dim is None:
             flat = self._flat_arrays()
-            self._low_dim = {d: {k: flat[k][o : o + n] for k in ("action", *self.low_dim_keys)}
+            self._low_dim = {d: {k: flat[k][o : o + n] for k in ("action", *self._obs_arrays())}
                              for d, o, n in zip(self.demos, flat["offsets"].tolist(), flat["lengths"].tolist())}
         return self._low_dim
 
@@ -116,12 +123,21 @@ class SequenceDataset(torch.utils.data.Dataset):
         demo's first row (``offsets``) and length (``lengths``): what :meth:`get_batch` gathers from."""
         if self._flat is None:
             per_demo = [{"action": self.dataset.read(d, self.action_key).astype(np.float32),
-                         **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys}} for d in self.demos]
+                         **{k: self.dataset.read(d, f"obs/{k}").astype(np.float32) for k in self.low_dim_keys},
+                         **{k: np.asarray(v[d], dtype=np.float32) for k, v in self.extra.items()}} for d in self.demos]
             lengths = np.array([a["action"].shape[0] for a in per_demo], dtype=np.int64)
-            self._flat = {k: np.concatenate([a[k] for a in per_demo]) if per_demo else np.zeros(0, np.float32) for k in ("action", *self.low_dim_keys)}
+            for d, a in zip(self.demos, per_demo):
+                wrong = [k for k in self.extra if len(a[k]) != len(a["action"])]
+                if wrong:
+                    raise ValueError(f"extra key(s) {wrong} of demo {d!r}: {len(a[wrong[0]])} rows for {len(a['action'])} steps")
+            self._flat = {k: np.concatenate([a[k] for a in per_demo]) if per_demo else np.zeros(0, np.float32) for k in ("action", *self._obs_arrays())}
             self._flat["lengths"] = lengths
             self._flat["offsets"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return self._flat
+
+    def _obs_arrays(self) -> list[str]:
+        """The observation keys served from memory: the low-dim keys, then the extra ones."""
+        return [*self.low_dim_keys, *self.extra]
 
     def _window_steps(self, indices: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Each window's demo (B,) and its steps within that demo (B, horizon): the steps before
@@ -134,7 +150,7 @@ class SequenceDataset(torch.utils.data.Dataset):
         """The low-dim observations (B, n_obs_steps, ...) and actions (B, horizon, A) at ``steps`` of ``demo_i``."""
         flat = self._flat_arrays()
         rows = steps + flat["offsets"][demo_i, None]
-        return {"obs": {k: torch.from_numpy(flat[k][rows[:, : self.spec.n_obs_steps]]) for k in self.low_dim_keys},
+        return {"obs": {k: torch.from_numpy(flat[k][rows[:, : self.spec.n_obs_steps]]) for k in self._obs_arrays()},
                 "action": torch.from_numpy(flat["action"][rows])}
 
     def get_batch(self, indices: Sequence[int]) -> dict:

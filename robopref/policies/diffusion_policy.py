@@ -23,7 +23,7 @@ from robopref.policies.chunk_sampler import ChunkSamplerCache
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.ddim import DDIMUpdate
 from robopref.policies.normalizer import Normalizer
-from robopref.policies.obs_encoder import ObsEncoder
+from robopref.policies.obs_encoder import ObsEncoder, estimate_key
 from robopref.policies.unet1d import ConditionalUnet1D
 
 
@@ -63,8 +63,8 @@ class DiffusionPolicy(nn.Module):
         if cfg.horizon % 2 ** (len(cfg.down_dims) - 1):
             raise ValueError(f"horizon={cfg.horizon} must be divisible by 2 ** (len(down_dims) - 1) = {2 ** (len(cfg.down_dims) - 1)}")
         self.cfg, self.shapes = cfg, shapes
-        self.normalizer = normalizer if normalizer is not None else Normalizer({"action": shapes.action_dim, **shapes.low_dim})
-        missing = [k for k in ["action", *shapes.low_dim] if k not in self.normalizer.maps]
+        self.normalizer = normalizer if normalizer is not None else Normalizer({"action": shapes.action_dim, **shapes.low_dim, **shapes.estimated})
+        missing = [k for k in ["action", *shapes.low_dim, *shapes.estimated] if k not in self.normalizer.maps]
         if missing:
             raise ValueError(f"normalizer lacks key(s) {missing}")
         self.obs_encoder = ObsEncoder(cfg, shapes)
@@ -94,8 +94,13 @@ class DiffusionPolicy(nn.Module):
         for k in self.obs_encoder.low_dim_keys:
             v = obs[k][:, :n].to(dev, torch.float32)
             x[k] = self.normalizer.normalize(k, v.reshape(*v.shape[:2], -1))
+        state_key = self.obs_encoder.state_key
         for k in self.obs_encoder.image_keys:
-            x[k] = obs[k][:, :n].to(dev)
+            est = estimate_key(k, state_key) if state_key is not None else None
+            if est is not None and est in obs:  # the frozen estimator's output, computed once per frame for training
+                x[est] = obs[est][:, :n].to(dev, torch.float32)
+            else:
+                x[k] = obs[k][:, :n].to(dev)
         return self.obs_encoder(x)
 
     def compute_loss(self, batch: Mapping[str, object]) -> torch.Tensor:

@@ -10,6 +10,13 @@ latest step, the same order for every step of the history). Interchangeable obje
 listed in a fixed but arbitrary order make the policy learn every block order
 separately; sorted, "the block next to me" is always slot 0, the one a pushing expert
 is usually working on.
+
+With ``image_state_key`` each camera's encoder is a state estimator
+(:mod:`robopref.policies.state_estimator`): it outputs its estimate of that key, in the
+key's normalised units, and is frozen (trained before the policy, never with it). Its
+feature is the estimate, which ``sort_objects_key`` may name to order the estimated
+objects; a batch may carry the estimate precomputed under :func:`estimate_key`, and
+the frames are then not needed.
 """
 
 from __future__ import annotations
@@ -22,6 +29,11 @@ from robopref.policies.normalizer import image_to_float
 from robopref.policies.vision import RandomCrop, make_image_encoder
 
 
+def estimate_key(camera: str, state_key: str) -> str:
+    """The batch key of ``camera``'s precomputed estimate of ``state_key`` (never a dataset key: those have no ``:``)."""
+    return f"{camera}:{state_key}"
+
+
 class ObsEncoder(nn.Module):
     """Encodes ``{key: (B, T, ...)}`` (low-dim already normalised, images uint8 HWC) into (B, T * feature_dim)."""
 
@@ -31,19 +43,27 @@ class ObsEncoder(nn.Module):
         self.image_keys = sorted(shapes.images)
         if not self.low_dim_keys and not self.image_keys:
             raise ValueError("the policy has no observation keys (no low-dim keys and no cameras)")
+        self.state_key = cfg.image_state_key
+        if self.state_key is not None and (not self.image_keys or self.state_key not in shapes.estimated):
+            raise ValueError(f"image_state_key={self.state_key!r} needs cameras (image_keys) and the key's size in shapes.estimated")
+        image_dim = shapes.estimated[self.state_key] if self.state_key is not None else cfg.image_feature_dim
         self.encoders = nn.ModuleDict()
         self.crops = nn.ModuleDict()
         for k in self.image_keys:
             h, w, _ = shapes.images[k]
-            self.crops[k] = RandomCrop(max(1, int(round(h * cfg.crop_ratio))), max(1, int(round(w * cfg.crop_ratio))))
-            self.encoders[k] = make_image_encoder(cfg.image_encoder, cfg.image_feature_dim, cfg.image_norm, cfg.image_weights)
-        self.feature_dim = sum(shapes.low_dim.values()) + cfg.image_feature_dim * len(self.image_keys)
+            ratio = 1.0 if self.state_key is not None else cfg.crop_ratio  # an estimator reads absolute positions: no crop
+            self.crops[k] = RandomCrop(max(1, int(round(h * ratio))), max(1, int(round(w * ratio))))
+            self.encoders[k] = make_image_encoder(cfg.image_encoder, image_dim, cfg.image_norm, cfg.image_weights)
+            if self.state_key is not None:
+                self.encoders[k].requires_grad_(False)  # trained by state_estimator.pretrain_state_estimators only
+        self.feature_dim = sum(shapes.low_dim.values()) + image_dim * len(self.image_keys)
         self.sort_key = cfg.sort_objects_key
         self.objects_offset, self.object_size = cfg.objects_offset, cfg.object_size
         if self.sort_key is not None:
-            dim = shapes.low_dim.get(self.sort_key)
-            if dim is None or self.sort_key not in self.low_dim_keys:
-                raise ValueError(f"sort_objects_key={self.sort_key!r}: not one of the policy's low-dim keys {self.low_dim_keys}")
+            dim = shapes.low_dim.get(self.sort_key) if self.sort_key != self.state_key else image_dim
+            if dim is None or (self.sort_key not in self.low_dim_keys and self.sort_key != self.state_key):
+                raise ValueError(f"sort_objects_key={self.sort_key!r}: not one of the policy's low-dim keys {self.low_dim_keys}"
+                                 + (f" nor its cameras' estimate {self.state_key!r}" if self.state_key else ""))
             slots = dim - self.objects_offset
             if slots < 2 * self.object_size or slots % self.object_size:
                 raise ValueError(f"sort_objects_key={self.sort_key!r} has {dim} values: after objects_offset={self.objects_offset} "
@@ -51,14 +71,23 @@ class ObsEncoder(nn.Module):
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         parts = []
-        b, t = obs[(self.low_dim_keys or self.image_keys)[0]].shape[:2]
+        b, t = next(iter(obs.values())).shape[:2]
         for k in self.low_dim_keys:
             v = obs[k].reshape(b, t, -1)
             parts.append(self.sort_objects(v) if k == self.sort_key else v)
         for k in self.image_keys:
-            img = image_to_float(obs[k].reshape(b * t, *obs[k].shape[2:]))
-            parts.append(self.encoders[k](self.crops[k](img)).reshape(b, t, -1))
+            parts.append(self.camera_features(k, obs))
         return torch.cat(parts, dim=-1).reshape(b, -1)
+
+    def camera_features(self, camera: str, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, T, feature) of one camera: its encoder's output, or the precomputed estimate when ``obs`` has it."""
+        if self.state_key is not None and estimate_key(camera, self.state_key) in obs:
+            v = obs[estimate_key(camera, self.state_key)]
+        else:
+            b, t = obs[camera].shape[:2]
+            img = image_to_float(obs[camera].reshape(b * t, *obs[camera].shape[2:]))
+            v = self.encoders[camera](self.crops[camera](img)).reshape(b, t, -1)
+        return self.sort_objects(v) if self.state_key is not None and self.sort_key == self.state_key else v
 
     def sort_objects(self, v: torch.Tensor) -> torch.Tensor:
         """(B, T, D) with the object slots after ``objects_offset`` ordered nearest-first to the

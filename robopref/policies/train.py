@@ -35,6 +35,7 @@ from robopref.policies.ema import EMAModel
 from robopref.policies.evaluate import evaluate_policy
 from robopref.policies.normalizer import Normalizer
 from robopref.policies.rollout import DiffusionRolloutPolicy
+from robopref.policies.state_estimator import estimate_demos, pretrain_state_estimators
 from robopref.policies.warm_start import warm_start_model
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,25 @@ def resolve_policy_config(cfg: DiffusionPolicyConfig, ds: Dataset) -> tuple[Diff
     unknown = [k for k in low + cams if k not in obs_keys]
     if unknown:
         raise ValueError(f"{ds.path}: observation key(s) {unknown} not in the dataset; it has {obs_keys}")
+    state_key = cfg.image_state_key
+    if state_key is not None:
+        if state_key not in obs_keys or is_image_key(state_key):
+            raise ValueError(f"{ds.path}: image_state_key={state_key!r} is not a low-dim observation key of the dataset; it has {obs_keys}")
+        if not cams:
+            raise ValueError(f"image_state_key={state_key!r}: the policy has no cameras to estimate it from (image_keys is empty)")
+        if state_key in low:
+            raise ValueError(f"image_state_key={state_key!r} is also in low_dim_keys {low}: the policy would be given the state "
+                             "its cameras are meant to estimate; list only the keys a deployed robot has (e.g. its own pose)")
     demo = ds.demos[0]
+
+    def size(k: str) -> int:
+        return int(np.prod(ds.read(demo, f"obs/{k}", 0, 1).shape[1:]))
+
     shapes = PolicyShapes(
         action_dim=ds.action_dim,
-        low_dim={k: int(np.prod(ds.read(demo, f"obs/{k}", 0, 1).shape[1:])) for k in low},
+        low_dim={k: size(k) for k in low},
         images={k: tuple(int(x) for x in ds.read(demo, f"obs/{k}", 0, 1).shape[1:]) for k in cams},
+        estimated={state_key: size(state_key)} if state_key is not None else {},
     )
     return DiffusionPolicyConfig.from_dict({**cfg.to_dict(), "low_dim_keys": low, "image_keys": cams}), shapes
 
@@ -242,15 +257,19 @@ def train_policy(
     train_data = SequenceDataset(ds, train_demos, spec, **windows)
     val_data = SequenceDataset(ds, val_demos, spec, **windows) if val_demos else None
 
-    arrays = fit_arrays(ds, train_demos, policy_cfg.low_dim_keys, train_cfg.action_key)
+    arrays = fit_arrays(ds, train_demos, [*policy_cfg.low_dim_keys, *shapes.estimated], train_cfg.action_key)
     if init_from is not None and resumed is not None:
         log.warning("init_from=%s is ignored: the run resumes from %s, which already holds its weights", init_from, last_path)
     if init_from is not None and resumed is None:
         model = warm_start_model(init_from, policy_cfg, shapes, arrays).to(device)
     else:
         model = DiffusionPolicy(policy_cfg, shapes, Normalizer.fit_arrays(arrays)).to(device)
+    estimator_report = None
+    if policy_cfg.image_state_key is not None and init_from is None and resumed is None:
+        # a warm start or a resumed run already holds its trained (frozen) estimators
+        estimator_report = pretrain_state_estimators(model, ds, train_demos, val_demos, seed=train_cfg.seed, progress=train_cfg.progress)
     ema = EMAModel(model, power=policy_cfg.ema_power, max_value=policy_cfg.ema_max_decay)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=train_cfg.lr, betas=(0.95, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay,
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=train_cfg.lr, betas=(0.95, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay,
                                   foreach=True)  # one call per update for all ~150 tensors: torch picks it only on GPUs, and on a CPU it is ~30 % faster too
     steps_per_epoch = math.ceil(len(train_data) / train_cfg.batch_size)
     if train_cfg.max_train_steps:
@@ -268,6 +287,11 @@ def train_policy(
         topk = TopK(ckpt_dir, train_cfg.topk, st["topk"])
         _set_rng_state(st["rng"])
         log.info("resumed from %s at epoch %d (step %d)", last_path, start_epoch, step)
+    if policy_cfg.image_state_key is not None:
+        # train from the frozen estimators' outputs, computed once per frame: no frame is read per batch
+        windows = {**windows, "image_keys": []}
+        train_data = SequenceDataset(ds, train_demos, spec, **windows, extra=estimate_demos(model, ds, train_demos))
+        val_data = SequenceDataset(ds, val_demos, spec, **windows, extra=estimate_demos(model, ds, val_demos)) if val_demos else None
 
     env = None
     env_cfg = env_cfg or ds.env_args.get("robopref_env")
@@ -280,6 +304,8 @@ def train_policy(
             log.warning("no env config given and the dataset stores none (env_args.robopref_env): rollout evaluation is off")
 
     meta = {"dataset": str(Path(dataset).resolve()), "filter_key": filter_key, "init_from": str(init_from) if init_from else None, "train_demos": len(train_demos), "val_demos": len(val_demos), "train_config": asdict(train_cfg)}
+    if estimator_report is not None:
+        meta["state_estimators"] = estimator_report
     metrics_path = out_dir / "metrics.jsonl"
     t_start = time.time()
     last_record: dict[str, Any] = {}
@@ -364,4 +390,5 @@ def train_policy(
         "train_demos": len(train_demos),
         "val_demos": len(val_demos),
         "samples_per_epoch": len(train_data),
+        "state_estimators": estimator_report,
     }

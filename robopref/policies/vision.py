@@ -183,15 +183,23 @@ class SmallCNNEncoder(nn.Module):
         return self.head(self.trunk(x))
 
 
+IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")
+
+
 def make_image_encoder(kind: str, out_dim: int, norm: Norm = "group", weights: str | None = None) -> nn.Module:
-    """``kind`` = ``resnet18`` or ``small_cnn``; both take (B, 3, H, W) in [0, 1] and return (B, out_dim)."""
+    """``kind`` = ``resnet18``, ``small_cnn`` or ``keypoints`` (:mod:`robopref.policies.keypoints`);
+    each takes (B, 3, H, W) in [0, 1] and returns (B, out_dim)."""
     if kind == "resnet18":
         return ResNet18Encoder(out_dim=out_dim, norm=norm, weights=weights)
-    if kind == "small_cnn":
+    if kind in ("small_cnn", "keypoints"):
         if weights:
-            raise ValueError("encoder=small_cnn has no pretrained weights; weights must be null")
+            raise ValueError(f"encoder={kind} has no pretrained weights; weights must be null")
+        if kind == "keypoints":
+            from robopref.policies.keypoints import KeypointEncoder
+
+            return KeypointEncoder(out_dim=out_dim)
         return SmallCNNEncoder(out_dim=out_dim)
-    raise ValueError(f"image encoder {kind!r}: expected 'resnet18' or 'small_cnn'")
+    raise ValueError(f"image encoder {kind!r}: expected one of {list(IMAGE_ENCODERS)}")
 
 
 class RandomCrop(nn.Module):

@@ -55,6 +55,19 @@ def test_spaces_per_embodiment(embodiment):
     assert env.observation_space.contains(obs)
 
 
+@pytest.mark.parametrize(("embodiment", "size"), [("gripper", 2), ("short_stick", 4)])
+def test_robot_obs_is_the_robots_own_part_of_the_state(embodiment, size):
+    env = make_env("push", embodiment, robot_obs=True)
+    obs, _ = env.reset(seed=1)
+    for _ in range(3):
+        assert set(obs) == {"state", "robot", "top_image"} and env.observation_space.contains(obs)
+        assert obs["robot"].shape == (size,) and np.array_equal(obs["robot"], obs["state"][:size])
+        obs, *_ = env.step(env.action_space.sample())
+    assert "robot" not in make_env("push", embodiment).reset(seed=1)[0]  # off by default
+    with pytest.raises(ValueError, match="robot_obs must be true or false"):
+        make_env("push", embodiment, robot_obs="yes")
+
+
 def test_num_blocks_sets_state_sizes():
     env = make_env("avoid", "gripper", num_blocks=1, image_size=0)
     obs, _ = env.reset(seed=0)

@@ -7,7 +7,7 @@ Importing this package registers three Gymnasium ids, one per task:
 - ``robopref/PushGroup-v0`` (task ``group``): the same, keeping the blocks together.
 
 Each takes ``embodiment`` (``gripper``, ``short_stick``, ``medium_stick``),
-``num_blocks``, ``image_size``, ``render_images``, ``terminate_on_success``,
+``num_blocks``, ``image_size``, ``render_images``, ``robot_obs``, ``terminate_on_success``,
 ``render_mode`` and Gymnasium's ``max_episode_steps``. ``make_env`` builds one by
 task name; ``Push2DExpert`` is the scripted expert of every task.
 """

@@ -7,6 +7,10 @@ Observation: a dict with
   num_blocks`` for sticks.
 - ``top_image`` (uint8, ``image_size`` x ``image_size`` x 3): the scene from above;
   absent when ``image_size=0`` or ``render_images=False``.
+- ``robot`` (float32, only with ``robot_obs=True``): the robot's own values, the first
+  2 (gripper) or 4 (sticks) of ``state``: what a real arm knows from its encoders, the
+  proprioception an image policy gets beside its camera (Diffusion Policy's PushT
+  ``agent_pos``), while the blocks must be seen.
 
 Action: ``Box(-1, 1)``, scaled to velocities: gripper ``(vx, vy)``, sticks ``(vx, vy,
 omega)``; 1 is ``MAX_SPEED`` (1.5 arena units/s) and ``MAX_OMEGA`` (3 rad/s). The env
@@ -45,6 +49,7 @@ from robopref_envs.push2d.tasks import make_task
 MAX_BLOCKS = 4
 STATE_BOUND = 1.5
 IMAGE_KEY = "top_image"
+ROBOT_KEY = "robot"
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> int:
@@ -72,6 +77,7 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         control: str = "velocity",
         group_penalty: float | None = None,
         group_step_penalty: float | None = None,
+        robot_obs: bool = False,
     ) -> None:
         self.task = make_task(task, zone_penalty, group_penalty, group_step_penalty)
         self.control = check_control(control)
@@ -91,6 +97,12 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         state_dim = (4 if self.embodiment.is_stick else 2) + 4 * self.num_blocks
         # Bounds: the walls keep everything in [-1, 1]^2 (plus a little contact slack).
         obs_spaces: dict[str, spaces.Space] = {"state": spaces.Box(-STATE_BOUND, STATE_BOUND, (state_dim,), np.float32)}
+        self._robot_dim = 4 if self.embodiment.is_stick else 2
+        if not isinstance(robot_obs, (bool, np.bool_)):
+            raise ValueError(f"robot_obs must be true or false, got {robot_obs!r}")
+        self.robot_obs = bool(robot_obs)
+        if self.robot_obs:
+            obs_spaces[ROBOT_KEY] = spaces.Box(-STATE_BOUND, STATE_BOUND, (self._robot_dim,), np.float32)
         if self._camera is not None:
             obs_spaces[IMAGE_KEY] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
         self.observation_space = spaces.Dict(obs_spaces)
@@ -107,6 +119,8 @@ class Push2DEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _obs(self) -> dict[str, np.ndarray]:
         obs = {"state": self._state_obs()}
+        if self.robot_obs:
+            obs[ROBOT_KEY] = obs["state"][: self._robot_dim].copy()
         if self._camera is not None:
             obs[IMAGE_KEY] = self._camera.render(self.world)
         return obs
