@@ -5,7 +5,8 @@ Prints one JSON object per line:
 - ``inference``: one action chunk with ``num_inference_steps`` DDIM steps, batch 1 (median
   and best of ``--reps`` calls) and chunks/s at batch 64, for the low-dim policy (20-D state,
   7-D actions) and the image policy (one 84×84 camera, ResNet-18 with GroupNorm), default
-  configs (conf_stage/policy/policy/*.yaml); ``--reference`` adds the batch-1 time of
+  configs (conf_stage/policy/policy/*.yaml); ``--variants image_state`` times the camera-as-state-
+  estimator preset (keypoint CNN, push2d's shapes, ``--image-size 64`` for push2d's camera); ``--reference`` adds the batch-1 time of
   ``predict_action_reference`` (the module forward and diffusers' DDIM step);
 - ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
 - ``batches``: ms per training batch of 64 low-dim windows, gathered whole
@@ -59,6 +60,9 @@ def _model(variant: str, device: torch.device, image_size: int) -> tuple[Diffusi
     if variant == "lowdim":
         shapes = PolicyShapes(action_dim=7, low_dim={"state": 20}, images={})
         cfg.low_dim_keys, cfg.image_keys = ["state"], []
+    elif variant == "image_state":  # push2d's shapes: the camera estimates the 16-D state, the robot's 4-D pose is given
+        shapes = PolicyShapes(action_dim=3, low_dim={"robot": 4}, images={"top_image": (image_size, image_size, 3)}, estimated={"state": 16})
+        cfg.low_dim_keys, cfg.image_keys = ["robot"], ["top_image"]
     else:
         shapes = PolicyShapes(action_dim=7, low_dim={}, images={"front_image": (image_size, image_size, 3)})
         cfg.low_dim_keys, cfg.image_keys = [], ["front_image"]
@@ -118,7 +122,7 @@ def bench_inference(variant: str, device: torch.device, reps: int, image_size: i
     out = {
         "bench": "inference", "variant": variant, "device": str(device), "threads": torch.get_num_threads(),
         "num_inference_steps": model.cfg.num_inference_steps, "horizon": model.cfg.horizon, "down_dims": model.cfg.down_dims,
-        "prediction_type": model.cfg.prediction_type, "image_size": image_size if variant == "image" else None,
+        "prediction_type": model.cfg.prediction_type, "image_size": image_size if variant != "lowdim" else None,
         "batch1_median_ms": round(1e3 * statistics.median(times), 2), "batch1_best_ms": round(1e3 * min(times), 2),
         # CPU time of the calling thread: with one torch thread, what the call costs an idle core
         "batch1_cpu_ms": round(1e3 * statistics.median(cpu), 2) if one_thread_cpu else None,
@@ -248,6 +252,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--train-steps", type=int, default=5)
     ap.add_argument("--image-size", type=int, default=84)
+    ap.add_argument("--variants", nargs="+", default=["lowdim", "image"], choices=["lowdim", "image", "image_state"],
+                    help="presets for the inference lines (image_state: a keypoint camera estimating a 16-D state; training "
+                         "reads its precomputed estimates, so it has no train line)")
     ap.add_argument("--reference", action="store_true", help="also time predict_action_reference (module forward + diffusers DDIM step)")
     ap.add_argument("--memory-frames", default="20000,100000", help="dataset sizes (frames of 84x84x3) for the memory run")
     ap.add_argument("--memory-steps", type=int, default=30)
@@ -258,11 +265,11 @@ def main() -> None:
     device = torch.device(args.device)
     selected = args.only or ["inference", "train", "batches", "train_memory"]
     if "inference" in selected:
-        for variant in ("lowdim", "image"):
+        for variant in args.variants:
             reps = args.reps if variant == "lowdim" else max(5, args.reps // 3)
             print(json.dumps(bench_inference(variant, device, reps, args.image_size, args.reference)), flush=True)
     if "train" in selected:
-        for variant in ("lowdim", "image"):
+        for variant in [v for v in args.variants if v != "image_state"]:
             print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)
     if "batches" in selected:
         with tempfile.TemporaryDirectory() as d:

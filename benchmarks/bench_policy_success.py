@@ -118,6 +118,9 @@ def main() -> None:
     ap.add_argument("--first-minutes", type=float, default=12.0, help="with --dagger-episodes: the first round's training budget")
     ap.add_argument("--first-epochs", type=int, default=200, help="with --dagger-episodes: the first round's cosine schedule length")
     ap.add_argument("--warm-start", action="store_true", help="with --dagger-episodes: the second round fine-tunes the first round's policy (init_from) instead of a fresh one")
+    ap.add_argument("--reserve-minutes", type=float, default=1.0,
+                    help="with --dagger-episodes: kept back from the second round's budget, which stops after the epoch that "
+                         "passes it (about one epoch: 1.0 for the low-dim recipe; image_state epochs over demos + rollouts take ~1.1)")
     ap.add_argument("--checkpoint", default="best", choices=["best", "last"], help="checkpoint of the final evaluation")
     ap.add_argument("--eval-n-action-steps", type=int, default=None, help="executed actions per chunk in the final evaluation (default: the policy's)")
     ap.add_argument("overrides", nargs="*", help="extra robopref policy overrides, e.g. policy.down_dims=[32,64,128]")
@@ -171,7 +174,7 @@ def main() -> None:
         dagger = {"dagger_episodes": args.dagger_episodes, "dagger_beta": args.dagger_beta, "round1_minutes": round((time.time() - t0) / 60, 1),
                   "round1_epochs": json.loads((first / "summary.json").read_text())["epochs_done"], "dagger_rollout_success": rollouts["success_rate"]}
     # ``max_minutes`` stops after the epoch that passes it: leave about one epoch's time so the total stays in the budget
-    remaining = args.minutes - (time.time() - t0) / 60 - (1.0 if args.dagger_episodes else 0.0)
+    remaining = args.minutes - (time.time() - t0) / 60 - (args.reserve_minutes if args.dagger_episodes else 0.0)
     second = ["action_key=action_dict/intended"] if args.dagger_episodes else []
     if args.warm_start:
         second.append(f"init_from={first_ckpt}")

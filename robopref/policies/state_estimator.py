@@ -99,8 +99,10 @@ def pretrain_state_estimators(model: DiffusionPolicy, ds: Dataset, train_demos: 
         finally:
             encoder.requires_grad_(False)
         encoder.eval()
-        held_out = list(val_demos) or list(train_demos)
-        vf, vt = _read_frames(ds, _frame_index(ds, held_out, EVAL_FRAMES, rng), camera, key, model) if val_demos else (frames[:EVAL_FRAMES], targets[:EVAL_FRAMES])
+        if val_demos:
+            vf, vt = _read_frames(ds, _frame_index(ds, list(val_demos), EVAL_FRAMES, rng), camera, key, model)
+        else:
+            vf, vt = frames[:EVAL_FRAMES], targets[:EVAL_FRAMES]
         error = ((_encode(encoder, vf) - vt).abs() * (high - low) / 2).mean(0)  # normalised units span [-1, 1]
         report[camera] = {"frames": len(frames), "steps": cfg.image_state_steps, "final_loss": float(np.mean(losses[-50:])),
                           "val_abs_error": [round(float(e), 5) for e in error], "held_out": "val_demos" if val_demos else "train_frames"}

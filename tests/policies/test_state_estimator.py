@@ -11,6 +11,7 @@ import torch
 from robopref.data import Dataset
 from robopref.policies import DiffusionPolicy, Normalizer, PolicyShapes, TrainConfig, read_checkpoint, train_policy
 from robopref.policies.checkpoint import build_model
+from robopref.policies.dataset import SequenceDataset, WindowSpec
 from robopref.policies.keypoints import KeypointEncoder, SpatialSoftmax
 from robopref.policies.obs_encoder import estimate_key
 from robopref.policies.train import resolve_policy_config
@@ -89,3 +90,37 @@ def test_estimated_objects_are_sorted_nearest_first():
     est = torch.tensor([robot + far + near] * 2)[None]  # (1, T=2, 12): the far block listed first
     feats = model.obs_encoder({estimate_key("top_image", "state"): est}).reshape(2, 12)
     assert torch.equal(feats[-1], torch.tensor(robot + near + far))
+
+
+def test_fine_tuning_and_resuming_keep_the_trained_estimators(line_dataset, tmp_path):
+    first = _run(line_dataset, tmp_path / "first")
+    weights = read_checkpoint(first["last"])["ema"]["averaged"]
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-3, lr_warmup_steps=2, eval_every=0, progress=False, seed=1)
+    tuned = train_policy(_estimator_config(), cfg, str(line_dataset), tmp_path / "tuned", init_from=first["last"])
+    assert tuned["state_estimators"] is None  # no second pre-training: the checkpoint's estimators are kept
+    after = read_checkpoint(tuned["last"])["model"]
+    assert all(torch.equal(after[k], weights[k]) for k in after if k.startswith("obs_encoder.encoders."))
+
+    def run(out, budget=None, resume=False):
+        c = TrainConfig(epochs=2, batch_size=16, lr=1e-3, lr_warmup_steps=2, eval_every=0, progress=False, seed=2, max_minutes=budget)
+        return train_policy(_estimator_config(), c, str(line_dataset), out, resume=resume)
+
+    straight = read_checkpoint(run(tmp_path / "a")["last"])["model"]
+    assert run(tmp_path / "b", budget=0.0)["epochs_done"] == 1  # stopped after one epoch, as a crash would
+    resumed = run(tmp_path / "b", resume=True)
+    assert resumed["state_estimators"] is None and resumed["epochs_done"] == 2
+    assert all(torch.equal(straight[k], v) for k, v in read_checkpoint(resumed["last"])["model"].items())
+
+
+def test_extra_arrays_are_served_like_low_dim_keys_and_checked(line_dataset):
+    ds = Dataset(line_dataset)
+    demos = ds.demos[:2]
+    extra = {"cam:state": {d: np.arange(ds.num_samples(d) * 3, dtype=np.float32).reshape(-1, 3) for d in demos}}
+    data = SequenceDataset(ds, demos, WindowSpec(8, 2, 4), ["state"], extra=extra)
+    batch = data.get_batch([0, 5])
+    assert torch.equal(batch["obs"]["cam:state"][1], torch.from_numpy(extra["cam:state"][demos[0]][4:6]))  # window 5 starts at step 4
+    with pytest.raises(ValueError, match=r"extra key 'cam:state': no arrays for demo\(s\)"):
+        SequenceDataset(ds, ds.demos[:3], WindowSpec(8, 2, 4), ["state"], extra=extra)
+    short = {"cam:state": {d: v[:-1] for d, v in extra["cam:state"].items()}}
+    with pytest.raises(ValueError, match="rows for"):
+        SequenceDataset(ds, demos, WindowSpec(8, 2, 4), ["state"], extra=short).get_batch([0])
