@@ -16,6 +16,8 @@ from typing import Literal, Mapping, Sequence
 import torch
 from torch import nn
 
+from robopref.policies.keypoints import KeypointEncoder
+
 Norm = Literal["group", "batch"]
 RESNET18_LAYERS = (2, 2, 2, 2)
 RESNET18_FEATURE_DIM = 512
@@ -189,17 +191,13 @@ IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")
 def make_image_encoder(kind: str, out_dim: int, norm: Norm = "group", weights: str | None = None) -> nn.Module:
     """``kind`` = ``resnet18``, ``small_cnn`` or ``keypoints`` (:mod:`robopref.policies.keypoints`);
     each takes (B, 3, H, W) in [0, 1] and returns (B, out_dim)."""
+    if kind not in IMAGE_ENCODERS:
+        raise ValueError(f"image encoder {kind!r}: expected one of {list(IMAGE_ENCODERS)}")
     if kind == "resnet18":
         return ResNet18Encoder(out_dim=out_dim, norm=norm, weights=weights)
-    if kind in ("small_cnn", "keypoints"):
-        if weights:
-            raise ValueError(f"encoder={kind} has no pretrained weights; weights must be null")
-        if kind == "keypoints":
-            from robopref.policies.keypoints import KeypointEncoder
-
-            return KeypointEncoder(out_dim=out_dim)
-        return SmallCNNEncoder(out_dim=out_dim)
-    raise ValueError(f"image encoder {kind!r}: expected one of {list(IMAGE_ENCODERS)}")
+    if weights:
+        raise ValueError(f"encoder={kind} has no pretrained weights; weights must be null")
+    return KeypointEncoder(out_dim=out_dim) if kind == "keypoints" else SmallCNNEncoder(out_dim=out_dim)
 
 
 class RandomCrop(nn.Module):
