@@ -1,6 +1,6 @@
 """The batch paths added for best-of-N latency compute what the plain module computes.
 
-- tap-major im2col and the sigmoid form of Mish (large batches) against ``ConditionalUnet1D.forward``;
+- the time-major forward at batch 16 and the sigmoid form of Mish (large batches) against ``ConditionalUnet1D.forward``;
 - ``predict_action(num_samples=k)`` (one encoding, broadcast FiLM) against the reference
   sampler on the observation repeated k times, eager and traced.
 """
@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from robopref.policies import ConditionalUnet1D, DiffusionPolicy, PolicyShapes
-from robopref.policies.chunk_sampler import TAP_MAJOR_MIN_ROWS, TRACE_AFTER_CALLS
-from robopref.policies.unet_inference import MISH_BY_SIGMOID_MIN_NUMEL, film_for_steps, forward_time_major, mish_, tap_major_weights, up_sampling_weights
+from robopref.policies.chunk_sampler import TRACE_AFTER_CALLS
+from robopref.policies.unet_inference import MISH_BY_SIGMOID_MIN_NUMEL, InferenceWeights, chunk_films, film_step_table, forward_time_major, mish_
 from tests.policies.conftest import tiny_config
 
 ATOL = 1e-5  # as tests/policies/test_fast_sampling.py: float32 rounding in another summation order
@@ -30,7 +30,7 @@ def test_mish_matches_torch_on_both_sides_of_the_size_threshold():
 
 
 @pytest.mark.parametrize("film_rows", [16, 1])
-def test_tap_major_forward_matches_unet_forward_at_batch_16(film_rows):
+def test_time_major_forward_matches_unet_forward_at_batch_16(film_rows):
     torch.manual_seed(0)
     unet = ConditionalUnet1D(input_dim=3, global_cond_dim=10, diffusion_step_embed_dim=16, down_dims=[16, 32, 64], kernel_size=5, n_groups=8).eval()
     batch, horizon = 16, 16
@@ -39,9 +39,10 @@ def test_tap_major_forward_matches_unet_forward_at_batch_16(film_rows):
     x = torch.randn(batch, horizon, 3)
     timesteps = torch.tensor([90, 45, 0])
     with torch.no_grad():
-        films = film_for_steps(unet, timesteps, cond)
+        weights = InferenceWeights.of(unet)
+        films = chunk_films(film_step_table(unet, weights, timesteps), weights, cond)
         for i, t in enumerate(timesteps):
-            fast = forward_time_major(unet, x, films[i], up_sampling_weights(unet), tap_major_weights(unet))
+            fast = forward_time_major(unet, x, films[i], weights)
             torch.testing.assert_close(fast, unet(x, t, cond.expand(batch, -1)), rtol=0, atol=ATOL)
 
 
@@ -57,8 +58,6 @@ def test_samples_per_observation_match_the_reference_on_repeated_observations(ob
     model, obs = _policy()
     obs = {k: v[:obs_rows] for k, v in obs.items()}
     repeated = {k: v.repeat_interleave(samples, dim=0) for k, v in obs.items()}
-    large = obs_rows * samples * model.cfg.horizon >= TAP_MAJOR_MIN_ROWS
-    assert large == (obs_rows * samples >= 8)  # the cases cover both sides of the tap-major threshold
     for _ in range(TRACE_AFTER_CALLS + 1):  # eager first, then through the trace
         fast = model.predict_action(obs, generator=torch.Generator().manual_seed(5), num_samples=samples)
         reference = model.predict_action_reference(repeated, generator=torch.Generator().manual_seed(5))

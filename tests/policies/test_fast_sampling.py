@@ -11,7 +11,7 @@ from robopref.policies import ConditionalUnet1D, DiffusionPolicy, PolicyShapes
 from robopref.policies.chunk_sampler import TRACE_AFTER_CALLS
 from robopref.policies.ddim import DDIMUpdate
 from robopref.policies.diffusion_policy import make_schedulers
-from robopref.policies.unet_inference import film_for_steps, forward_time_major, up_sampling_weights
+from robopref.policies.unet_inference import InferenceWeights, chunk_films, film_step_table, forward_time_major
 from tests.policies.conftest import tiny_config
 
 ATOL = 1e-5  # whole chunks: eight steps of float32 rounding differences in different summation orders
@@ -42,9 +42,10 @@ def test_time_major_forward_matches_unet_forward(batch, down_dims):
     cond = torch.randn(batch, 10)
     x = torch.randn(batch, 16, 3)
     with torch.no_grad():
-        films = film_for_steps(unet, timesteps, cond)
+        weights = InferenceWeights.of(unet)
+        films = chunk_films(film_step_table(unet, weights, timesteps), weights, cond)
         for i, t in enumerate(timesteps):
-            fast = forward_time_major(unet, x, films[i], up_sampling_weights(unet))
+            fast = forward_time_major(unet, x, films[i], weights)
             torch.testing.assert_close(fast, unet(x, t, cond), rtol=0, atol=1e-5)
 
 
@@ -76,11 +77,26 @@ def test_fast_chunks_match_the_reference_eager_and_traced(variant, prediction_ty
     _same(model, obs, seed=8)
 
 
+def test_one_trace_serves_every_batch_size_with_the_same_mish_forms():
+    """Batched rollouts shrink their batch as episodes end: each size must not cost a trace of its own."""
+    model, _ = _policy("lowdim", "sample")
+    gen = torch.Generator().manual_seed(0)
+    for batch in (3, 3, 5, 1, 2, 16, 16, 20):  # the tiny U-Net's Mish changes form from batch 16 on
+        obs = {"state": torch.randn(batch, 2, 4, generator=gen)}
+        fast = model.predict_action(obs, generator=torch.Generator().manual_seed(batch))
+        reference = model.predict_action_reference(obs, generator=torch.Generator().manual_seed(batch))
+        torch.testing.assert_close(fast, reference, rtol=0, atol=ATOL)
+    assert len(model.chunk_sampler._traced) == 2
+
+
 def test_traced_sampling_follows_weight_updates():
     model, obs = _policy("lowdim", "epsilon")
     for _ in range(TRACE_AFTER_CALLS):
         model.predict_action(obs)
     assert model.chunk_sampler._traced
+    kept = model.chunk_sampler._weights.weights
+    model.predict_action(obs)
+    assert model.chunk_sampler._weights.weights is kept  # unchanged weights: the rearranged copies are reused
     with torch.no_grad():  # an optimiser or EMA step: in place
         for p in model.parameters():
             p.mul_(1.05)
