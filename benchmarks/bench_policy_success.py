@@ -192,7 +192,7 @@ def main() -> None:
         **base,
         "epochs": summary["epochs_done"],
         "steps": summary["final"].get("step"),
-        "train_minutes": round(train_minutes, 1),
+        "train_minutes": round(train_minutes, 2),  # two decimals: whether a run stayed inside its budget shows
         "checkpoint": best.name,
         "success_rate": result["success_rate"],
         "eval_episodes": result["eval_episodes"],

@@ -1,6 +1,6 @@
 """Many episodes of one diffusion policy at once: one network call per step for every episode that replans.
 
-At batch 1 a chunk costs about 16 ms on the project's 2-core CPU, nearly all of it
+At batch 1 a chunk costs about 11–16 ms on the project's 2-core CPU, most of it
 per-operation overhead of a small U-Net; 90 chunks in one batch cost about 160 ms, so
 rolling 90 episodes in lockstep replans about 9× faster than one after the other
 (docs/benchmarks-alignment.md, "Session 16"). :class:`BatchedDiffusionActor` keeps what

@@ -41,7 +41,7 @@ from robopref.policies.unet1d import ConditionalUnet1D
 from robopref.policies.unet_inference import InferenceWeights, chunk_films, film_step_table, mish_forms, mish_row_sizes, sample_loop
 
 log = logging.getLogger(__name__)
-TRACE_AFTER_CALLS = 2  # trace a shape on its second call: rollouts call it hundreds of times, one-off calls never pay
+TRACE_AFTER_CALLS = 2  # trace a kind of input on its second call: rollouts call it hundreds of times, one-off calls never pay
 
 ChunkLoop = Callable[[torch.Tensor, torch.Tensor, InferenceWeights], torch.Tensor]  # (noise, films, weights) -> chunk
 
