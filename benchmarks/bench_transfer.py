@@ -84,10 +84,11 @@ def settings(args, method: str, seed: int) -> TransferSettings:
                             time=args.time, geometry=args.geometry, epsilon=args.epsilon)
 
 
-def recipe(args) -> dict:
-    """The trajectory recipe of a result line."""
-    return {"features": args.features, "distance": args.distance, "length": args.length, "time": args.time, "geometry": args.geometry, "epsilon": args.epsilon,
-            "target_seed": args.target_seed}
+def recipe(args, method: str, m: int, n: int) -> dict:
+    """The trajectory recipe of a result line, with the number of steps ``method`` resolves to for M source and N target trajectories."""
+    run = settings(args, method, 0)
+    return {"features": args.features, "distance": args.distance, "length": run.steps(run.resolve(m, n)), "time": args.time, "geometry": args.geometry,
+            "epsilon": args.epsilon, "target_seed": args.target_seed}
 
 
 def labelled_pairs(args):
@@ -103,10 +104,11 @@ def labelled_pairs(args):
 def bench_accuracy(args) -> None:
     for spec, seed, xs, labels, ys, ry, (j, l) in labelled_pairs(args):
         for method in args.methods:
+            run = settings(args, method, seed)
             t = time.perf_counter()
-            result, plan = transfer(settings(args, method, seed), xs, labels, ys, j, l)
+            result, plan = transfer(run, xs, labels, ys, j, l)
             acc = transfer_accuracy(result, ry)
-            print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, **recipe(args),
+            print(json.dumps({"bench": "transfer_accuracy", "pair": spec, "seed": seed, "method": method, **recipe(args, method, len(xs), len(ys)),
                               "source_labels": len(labels), "seconds": time.perf_counter() - t,
                               "gw_loss": None if plan is None else plan.loss, **acc}), flush=True)
 
@@ -119,7 +121,7 @@ def bench_fewshot(args) -> None:
                 fj, fl = random_pairs(len(ys), k, np.random.default_rng(1000 + seed))
                 fewshot = FewShot(fj, fl, np.where(ry[fj] == ry[fl], 0.5, (ry[fj] > ry[fl]).astype(float))) if k else None
                 result, _ = transfer(settings(args, method, seed), xs, labels, ys, j, l, fewshot)
-                print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, **recipe(args),
+                print(json.dumps({"bench": "transfer_fewshot", "pair": spec, "seed": seed, "method": method, **recipe(args, method, len(xs), len(ys)),
                                   "fewshot": k, "restarts": args.restarts, **transfer_accuracy(result, ry)}), flush=True)
 
 
@@ -156,7 +158,7 @@ def bench_end2end(args) -> None:
                     t = time.perf_counter()
                     model, _ = fit_trajectory_reward(comps, pool, cfg, progress=False)
                     res = heldout_metrics(model, pool, refs[n_train:], ry[n_train:])
-                    print(json.dumps({"bench": "transfer_end2end", "pair": spec, "seed": seed, "method": method, **recipe(args), "labels": labels_name,
+                    print(json.dumps({"bench": "transfer_end2end", "pair": spec, "seed": seed, "method": method, **recipe(args, method, len(xs), n_train), "labels": labels_name,
                                       "label_mode": args.label_mode if labels_name == "transferred" else "oracle",
                                       "reward": kind, "comparisons": len(comps), "transfer_accuracy": acc["accuracy"],
                                       "train_s": time.perf_counter() - t, **res}), flush=True)
@@ -226,10 +228,10 @@ def main() -> None:
     ap.add_argument("--restarts", type=int, default=0)
     ap.add_argument("--features", default=DEFAULT_FEATURES, help="feature blocks joined by '+' (states, actions, action_deltas, abs_action_deltas) or state_action")
     ap.add_argument("--distance", default="euclidean", choices=["euclidean", "dtw", "embedding"])
-    ap.add_argument("--length", type=int, default=50, help="steps every trajectory is resampled to")
+    ap.add_argument("--length", type=int, default=None, help="steps every trajectory is resampled to (default: 100 per_block, 50 joint and baselines)")
     ap.add_argument("--time", default="absolute", choices=["absolute", "normalised"], help="absolute: pad to the task's longest episode at rest")
     ap.add_argument("--geometry", default="per_block", choices=list(GEOMETRIES), help="entropic GW: each feature block's distances matched at once, or one joint distance")
-    ap.add_argument("--epsilon", type=float, default=None, help="entropic GW regularisation (default: 0.02 per_block, 0.005 joint)")
+    ap.add_argument("--epsilon", type=float, default=None, help="entropic GW regularisation (default: 0.3 per_block, 0.005 joint)")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--target-seed", type=int, default=0,
                     help="collection seed of the target data (0: the source's, so episode i shares its initial layout and noise level; 1: unpaired)")

@@ -55,7 +55,7 @@ class TransferStageConfig(StageConfig):
     store: str = "prefs.sqlite"
     method: str = "gw"  # gw (entropic up to exact_max trajectories, exact with restarts > 0, quantized above) | gw_exact | gw_entropic | gw_quantized | nearest_distance | nearest_cosine
     distance: str = "euclidean"  # euclidean | dtw | embedding
-    length: int = 50
+    length: Optional[int] = None  # steps each trajectory is resampled to; null: 100 for the per-block geometry, 50 for the joint one (and the baselines)
     time: str = "absolute"  # absolute (shorter episodes padded at rest to the longest: an early finish looks different) | normalised (each stretched over [0, 1])
     segment_length: Optional[int] = None  # target trajectories: whole episodes (null) or windows of this many steps
     pairs: int = 1000  # target pairs to label; 0 = every pair
@@ -63,7 +63,7 @@ class TransferStageConfig(StageConfig):
     label_mode: str = "hard"  # hard (the side ẑ picks, weighted by |2ẑ − 1|) | soft (ẑ, PEARL)
     exact_max: int = 1500
     geometry: str = "per_block"  # per_block (entropic GW matches each feature block's distances) | joint (one distance over all blocks)
-    epsilon: Optional[float] = None  # entropic GW; null: 0.02 per_block, 0.005 joint
+    epsilon: Optional[float] = None  # entropic GW; null: 0.3 per_block, 0.005 joint
     restarts: int = 0
     clusters: Optional[int] = None
     embed_dim: int = 32
@@ -132,7 +132,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         keep &= np.array([frozenset(p) not in real for p in zip(result.first.tolist(), result.second.tolist())])
     method = settings.resolve(len(xs), len(ys))
     summary: dict[str, Any] = {
-        "store": str(Path(cfg.store).resolve()), "method": method, "distance": cfg.distance, "features": cfg.features,
+        "store": str(Path(cfg.store).resolve()), "method": method, "distance": cfg.distance, "features": cfg.features, "length": settings.steps(method),
         "source_trajectories": len(xs), "source_labels": len(labels), "target_trajectories": len(ys),
         "pairs": len(first), "labels_added": int(keep.sum()), "label_mode": cfg.label_mode, "mean_confidence": float(result.confidence.mean()),
     }

@@ -7,7 +7,7 @@ state–action sequence (z-score per feature over the task's own data), resample
 fixed number of steps so that trajectories of different lengths are comparable, and each
 intra-task matrix is scaled to [0, 1] (its largest entry becomes 1). For the per-block
 geometry (:func:`block_distance_matrices`) each feature block gets its own matrix,
-scaled to a root-mean-square entry of 1.
+scaled so that its distances between distinct trajectories have a standard deviation of 1.
 
 Distances:
 
@@ -159,16 +159,31 @@ def block_distance_matrices(
     time: str = "absolute",
 ) -> list[np.ndarray]:
     """One intra-task distance matrix per feature block (the ``per_block`` geometry of
-    :func:`robopref.transfer.plans.gw_entropic_blocks`), each scaled to a root-mean-square
-    entry of 1 so that every block weighs the same in the GW loss. RMS rather than the
-    largest entry: one outlying trajectory would otherwise shrink its block's distances.
-    A plain list of arrays is one block."""
+    :func:`robopref.transfer.plans.gw_entropic_blocks`), each scaled to a standard
+    deviation of 1 over its pairs of distinct trajectories, so that every block weighs
+    the same in the GW loss. The spread, not the size: with fixed marginals, adding a
+    constant to a matrix leaves the GW plan unchanged (Σ C_ik T_ij T_kl = Σ C_ik p_i p_k),
+    so only how much a block's distances vary steers the plan. Blocks scaled to an RMS
+    entry of 1 (sessions 12–19) let the block with the most varied distances dominate:
+    on push2d the action deltas (coefficient of variation 0.3, against 0.12–0.17 for
+    states and actions; docs/benchmarks-transfer.md, session 20). A block whose
+    distances are all equal carries no geometry and is left unscaled. A plain list of
+    arrays is one block."""
     out = []
     for name, seqs in as_blocks(sequences).items():
         block = _distances(aligned_sequences(TaskSequences({name: seqs}), length, time), distance, encoder, embed_dim)
-        rms = float(np.sqrt(np.mean(block**2)))
-        out.append(block / rms if rms > 0 else block)
+        out.append(scale_spread(block))
     return out
+
+
+def scale_spread(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` divided by the standard deviation of its off-diagonal entries (unchanged
+    when they are all equal, or when there is a single trajectory)."""
+    n = len(matrix)
+    if n < 2:
+        return matrix
+    spread = float(matrix[~np.eye(n, dtype=bool)].std())
+    return matrix / spread if spread > 1e-12 else matrix
 
 
 def _distances(aligned: np.ndarray, distance: str, encoder: Encoder | None, embed_dim: int) -> np.ndarray:

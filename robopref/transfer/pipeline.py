@@ -36,7 +36,8 @@ from robopref.transfer.plans import Plan, check_marginal, gw_entropic, gw_entrop
 
 METHODS = ("gw", "gw_exact", "gw_entropic", "gw_quantized", *BASELINES)
 GEOMETRIES = ("per_block", "joint")
-DEFAULT_EPSILON = {"per_block": 0.02, "joint": 0.005}
+DEFAULT_EPSILON = {"per_block": 0.3, "joint": 0.005}
+DEFAULT_LENGTH = {"per_block": 100, "joint": 50}
 
 
 @dataclass
@@ -54,15 +55,20 @@ class TransferSettings:
     (:func:`~robopref.transfer.plans.gw_entropic_blocks`), ``joint`` one distance over
     all blocks (PEARL's single GW). The exact and quantized solvers always use the joint
     geometry (every plan's ``info["geometry"]`` says which one it used).
+
+    ``length`` and ``epsilon`` left at None take the default of the geometry the
+    method runs with (:meth:`steps`, :meth:`entropic_epsilon`): 100 steps and ε = 0.3
+    for ``per_block``, 50 steps and ε = 0.005 for ``joint`` (also the nearest-pair
+    baselines'). Each was measured on the benchmark pairs (docs/transfer.md).
     """
 
     method: str = "gw"
     distance: str = "euclidean"  # euclidean | dtw | embedding (gw_quantized uses euclidean or embedding vectors)
-    length: int = 50  # steps every trajectory is resampled to
+    length: int | None = None  # steps every trajectory is resampled to; None: 100 for the per-block geometry, 50 for the joint one
     time: str = "absolute"  # absolute (pad to the task's longest episode, at rest) | normalised (stretch each over [0, 1])
     exact_max: int = 1500
     geometry: str = "per_block"  # per_block (entropic GW matches each feature block's distances) | joint (one distance over all blocks)
-    epsilon: float | None = None  # entropic GW; None: 0.02 per_block (blocks scaled to RMS 1), 0.005 joint (matrix scaled to [0, 1])
+    epsilon: float | None = None  # entropic GW; None: 0.3 per_block (blocks scaled to a spread of 1), 0.005 joint (matrix scaled to [0, 1])
     restarts: int = 0  # extra random starts of exact or quantized GW (lowest loss kept, or the few-shot labels pick); entropic GW has none
     clusters: int | None = None  # gw_quantized parts per task (default ~2√N)
     embed_dim: int = 32  # PCA size for distance=embedding and gw_quantized
@@ -79,8 +85,8 @@ class TransferSettings:
             raise ValueError(f"restarts={self.restarts}: expected an integer >= 0")
         if self.restarts > 0 and self.method == "gw_entropic":
             raise ValueError(f"restarts={self.restarts}: entropic GW is deterministic and has no restarts; use method=gw_exact or gw_quantized (or gw)")
-        if self.length < 2:
-            raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps")
+        if self.length is not None and self.length < 2:
+            raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps (or null for the geometry's default)")
         if self.geometry not in GEOMETRIES:
             raise ValueError(f"geometry={self.geometry!r}: expected one of {', '.join(GEOMETRIES)}")
         if self.epsilon is not None and not self.epsilon > 0:
@@ -89,6 +95,16 @@ class TransferSettings:
     def entropic_epsilon(self, geometry: str) -> float:
         """``epsilon``, or the default of ``geometry`` (measured on the benchmark pairs, docs/transfer.md)."""
         return self.epsilon if self.epsilon is not None else DEFAULT_EPSILON[geometry]
+
+    def uses_per_block(self, method: str) -> bool:
+        """Whether the concrete ``method`` runs with the per-block geometry (only entropic GW can)."""
+        return method == "gw_entropic" and self.geometry == "per_block"
+
+    def steps(self, method: str) -> int:
+        """``length``, or the default of the geometry the concrete ``method`` runs with."""
+        if self.length is not None:
+            return self.length
+        return DEFAULT_LENGTH["per_block" if self.uses_per_block(method) else "joint"]
 
     def resolve(self, m: int, n: int) -> str:
         """The concrete method for M source and N target trajectories."""
@@ -173,17 +189,18 @@ def _marginal(settings: TransferSettings, labels: SourceLabels, m: int) -> np.nd
 def candidate_plans(settings: TransferSettings, method: str, xs: Trajectories, ys: Trajectories, p: np.ndarray) -> list[Plan]:
     """GW plans of ``method`` between source sequences ``xs`` and target sequences ``ys``:
     one per start (``settings.restarts`` extra starts; entropic GW has one)."""
-    matrices = dict(distance=settings.distance, length=settings.length, embed_dim=settings.embed_dim, time=settings.time)
+    length = settings.steps(method)
+    matrices = dict(distance=settings.distance, length=length, embed_dim=settings.embed_dim, time=settings.time)
     if method == "gw_quantized":
         if settings.distance == "dtw":
             raise ValueError("gw_quantized needs vector distances: use distance=euclidean or embedding (DTW is O(N²) pairs)")
-        ax, ay = aligned_sequences(xs, settings.length, settings.time), aligned_sequences(ys, settings.length, settings.time)
+        ax, ay = aligned_sequences(xs, length, settings.time), aligned_sequences(ys, length, settings.time)
         vx, vy = ax.reshape(len(ax), -1), ay.reshape(len(ay), -1)
         if settings.distance == "embedding":
             vx, vy = embed(ax, dim=settings.embed_dim), embed(ay, dim=settings.embed_dim)
         plans = [gw_quantized(vx, vy, p, None, settings.clusters, settings.embed_dim, seed=settings.seed + 7 * r)
                  for r in range(settings.restarts + 1)]
-    elif method == "gw_entropic" and settings.geometry == "per_block":
+    elif settings.uses_per_block(method):
         cxs, cys = block_distance_matrices(xs, **matrices), block_distance_matrices(ys, **matrices)
         return [gw_entropic_blocks(cxs, cys, p, None, settings.entropic_epsilon("per_block"))]
     else:
@@ -217,7 +234,8 @@ def transfer(
     """
     method = settings.resolve(len(xs), len(ys))
     if method in BASELINES:
-        ax, ay = aligned_sequences(xs, settings.length, settings.time), aligned_sequences(ys, settings.length, settings.time)
+        length = settings.steps(method)
+        ax, ay = aligned_sequences(xs, length, settings.time), aligned_sequences(ys, length, settings.time)
         return nearest_pair_labels(ax, ay, labels, first, second, method), None
     plans = candidate_plans(settings, method, xs, ys, _marginal(settings, labels, len(xs)))
     losses = [np.inf if p.loss is None else p.loss for p in plans]

@@ -127,7 +127,7 @@ def gw_entropic(
 
 def gw_entropic_blocks(
     cxs: Sequence[np.ndarray], cys: Sequence[np.ndarray], p: np.ndarray | None = None, q: np.ndarray | None = None,
-    epsilon: float = 0.02, max_iter: int = 1000, tol: float = 1e-9,
+    epsilon: float = 0.3, max_iter: int = 1000, tol: float = 1e-9,
 ) -> Plan:
     """Entropic GW that matches several intra-task geometries at once: the plan minimises
     the mean over blocks b of Σ |Cx_b,ik − Cy_b,jl|² T_ij T_kl (``per_block`` geometry).
@@ -137,7 +137,9 @@ def gw_entropic_blocks(
     opposite mix, since only the sum is compared; keeping the blocks apart asks every
     block's distances to agree. The iteration is POT's entropic GW (projected gradient
     with a Sinkhorn step, Peyré et al. 2016) with the square-loss gradient averaged over
-    blocks; with one block it is the same plan as :func:`gw_entropic`.
+    blocks; with one block it is the same plan as :func:`gw_entropic`. ``epsilon`` is in
+    the units of the blocks' squared distances: 0.3 suits blocks scaled to a standard
+    deviation of 1 (:func:`~robopref.transfer.distances.block_distance_matrices`).
     """
     if len(cxs) != len(cys) or not cxs:
         raise ValueError(f"per-block GW needs the same number (>= 1) of source and target matrices, got {len(cxs)} and {len(cys)}")
@@ -151,7 +153,9 @@ def gw_entropic_blocks(
 
     plan, iterations = np.outer(p, q), 0
     while iterations < max_iter:
-        new = ot.sinkhorn(p, q, 2.0 * linear_cost(plan), epsilon)  # the gradient is twice the linear cost
+        gradient = 2.0 * linear_cost(plan)  # the gradient is twice the linear cost
+        # a constant shift leaves the Sinkhorn plan unchanged; the smallest entry at 0 keeps exp(−cost / ε) from underflowing
+        new = ot.sinkhorn(p, q, gradient - gradient.min(), epsilon)
         change = float(np.linalg.norm(new - plan))
         plan, iterations = new, iterations + 1
         if change < tol:
