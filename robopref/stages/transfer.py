@@ -53,7 +53,7 @@ class TransferStageConfig(StageConfig):
     source_label_sources: list = field(default_factory=lambda: ["human", "scripted"])
     target: str = MISSING
     store: str = "prefs.sqlite"
-    method: str = "gw"  # gw (entropic up to exact_max trajectories, exact with restarts > 0, quantized above) | gw_exact | gw_entropic | gw_quantized | nearest_distance | nearest_cosine
+    method: str = "gw"  # gw (entropic up to exact_max trajectories, landmarks above; exact / quantized with restarts > 0) | gw_exact | gw_entropic | gw_landmarks | gw_quantized | nearest_distance | nearest_cosine
     distance: str = "euclidean"  # euclidean | dtw | embedding
     length: Optional[int] = None  # steps each trajectory is resampled to; null: 100 for the per-block geometry, 50 for the joint one (and the baselines)
     time: str = "absolute"  # absolute (shorter episodes padded at rest to the longest: an early finish looks different) | normalised (each stretched over [0, 1])
@@ -66,6 +66,7 @@ class TransferStageConfig(StageConfig):
     epsilon: Optional[float] = None  # entropic GW; null: 0.3 per_block, 0.005 joint
     restarts: int = 0
     clusters: Optional[int] = None
+    landmarks: int = 400  # gw_landmarks: trajectories a task that stand for the rest
     embed_dim: int = 32
     source_marginal: str = "uniform"  # uniform | labels
     source_obs_keys: Optional[list] = None
@@ -98,7 +99,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     rng = seed_everything(cfg.seed)
     settings = TransferSettings(
         method=cfg.method, distance=cfg.distance, length=cfg.length, time=cfg.time, exact_max=cfg.exact_max, geometry=cfg.geometry, epsilon=cfg.epsilon,
-        restarts=cfg.restarts, clusters=cfg.clusters, embed_dim=cfg.embed_dim, source_marginal=cfg.source_marginal, seed=cfg.seed,
+        restarts=cfg.restarts, clusters=cfg.clusters, landmarks=cfg.landmarks, embed_dim=cfg.embed_dim, source_marginal=cfg.source_marginal, seed=cfg.seed,
     )
     if not 0.0 <= cfg.min_confidence <= 1.0:
         raise ValueError(f"min_confidence={cfg.min_confidence}: expected a number in [0, 1]")
@@ -137,7 +138,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "pairs": len(first), "labels_added": int(keep.sum()), "label_mode": cfg.label_mode, "mean_confidence": float(result.confidence.mean()),
     }
     if plan is not None:
-        summary["plan"] = {"seconds": plan.seconds, "gw_loss": plan.loss, "nonzeros": int(plan.matrix.nnz), **plan.info}
+        summary["plan"] = {"seconds": plan.seconds, "gw_loss": plan.loss, "nonzeros": plan.nonzeros, **plan.info}
     with PreferenceStore(cfg.store) as store:
         write_transferred(store, target_refs, result, keep, f"transfer:{method}", scale,
                           meta={"source_store": str(cfg.source_store), "method": method, "distance": cfg.distance}, label_mode=cfg.label_mode)

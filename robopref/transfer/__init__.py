@@ -8,6 +8,7 @@ from robopref.transfer.baselines import nearest_pair_labels
 from robopref.transfer.distances import distance_matrix
 from robopref.transfer.evaluation import transfer_accuracy
 from robopref.transfer.labels import SourceLabels, TransferredLabels, transfer_labels
+from robopref.transfer.landmarks import gw_landmarks
 from robopref.transfer.pipeline import FewShot, TransferSettings, transfer
 from robopref.transfer.plans import Plan, gw_entropic, gw_exact, gw_quantized
 
@@ -20,6 +21,7 @@ __all__ = [
     "distance_matrix",
     "gw_entropic",
     "gw_exact",
+    "gw_landmarks",
     "gw_quantized",
     "nearest_pair_labels",
     "transfer",

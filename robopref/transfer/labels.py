@@ -130,11 +130,7 @@ def transfer_labels(
     """
     t = sp.csc_matrix(plan)
     m, n = t.shape
-    first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
-    if len(first) != len(second):
-        raise ValueError("first and second must list the same number of target pairs")
-    if len(first) and (min(first.min(), second.min()) < 0 or max(first.max(), second.max()) >= n):
-        raise ValueError(f"target pair indices must lie in [0, {n})")
+    first, second = check_pairs(first, second, n)
     z, mask = label_matrices(labels, m)
     zt, wt = (z @ t).tocsc(), (mask @ t).tocsc()
     col_mass = np.asarray(t.sum(0)).ravel()
@@ -144,12 +140,28 @@ def transfer_labels(
         tj = t[:, j]
         num[s : s + chunk] = np.asarray(tj.multiply(zt[:, l]).sum(0)).ravel()
         den[s : s + chunk] = np.asarray(tj.multiply(wt[:, l]).sum(0)).ravel()
-    pair_mass = col_mass[first] * col_mass[second]
+    return finish_transfer(first, second, num, den, col_mass[first] * col_mass[second])
+
+
+def finish_transfer(first: np.ndarray, second: np.ndarray, num: np.ndarray, den: np.ndarray, pair_mass: np.ndarray) -> TransferredLabels:
+    """ẑ = num / den and confidence = den / pair mass (the module doc) from the rule's sums
+    (Tᵀ Z T)_jl, (Tᵀ W T)_jl and q_j q_l for target pairs (first[t], second[t])."""
+    den = np.array(den, dtype=np.float64)
     # a share below 1e-9 is solver round-off (plans carry ~1e-15 residues), not a match
     den[den <= 1e-9 * pair_mass] = 0.0
     value = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.5)
     confidence = np.clip(np.where(pair_mass > 0, den / np.where(pair_mass > 0, pair_mass, 1.0), 0.0), 0.0, 1.0)
     return TransferredLabels(first, second, np.clip(value, 0.0, 1.0), confidence, den)
+
+
+def check_pairs(first: np.ndarray, second: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Target pair indices as int64 arrays, or a ValueError unless they pair up and lie in [0, n)."""
+    first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    if len(first) != len(second):
+        raise ValueError("first and second must list the same number of target pairs")
+    if len(first) and (min(first.min(), second.min()) < 0 or max(first.max(), second.max()) >= n):
+        raise ValueError(f"target pair indices must lie in [0, {n})")
+    return first, second
 
 
 def all_pairs(n: int) -> tuple[np.ndarray, np.ndarray]:

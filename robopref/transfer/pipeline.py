@@ -30,11 +30,12 @@ from robopref.transfer.baselines import BASELINES, nearest_pair_labels
 from robopref.transfer.alignment import aligned_sequences, check_time
 from robopref.transfer.distances import block_distance_matrices, distance_matrix, embed
 from robopref.transfer.features import DEFAULT_FEATURES, TaskSequences, Trajectories, action_deltas, parse_features
-from robopref.transfer.labels import SourceLabels, TransferredLabels, transfer_labels
+from robopref.transfer.labels import SourceLabels, TransferredLabels
 from robopref.transfer.fewshot import pick_by_agreement
+from robopref.transfer.landmarks import gw_landmarks
 from robopref.transfer.plans import Plan, check_marginal, gw_entropic, gw_entropic_blocks, gw_exact_candidates, gw_quantized
 
-METHODS = ("gw", "gw_exact", "gw_entropic", "gw_quantized", *BASELINES)
+METHODS = ("gw", "gw_exact", "gw_entropic", "gw_landmarks", "gw_quantized", *BASELINES)
 GEOMETRIES = ("per_block", "joint")
 DEFAULT_EPSILON = {"per_block": 0.3, "joint": 0.005}
 DEFAULT_LENGTH = {"per_block": 100, "joint": 50}
@@ -46,9 +47,12 @@ class TransferSettings:
 
     ``method="gw"`` picks ``gw_entropic`` while both tasks have at most ``exact_max``
     trajectories (it beat exact GW by 3–14 points on every benchmark pair,
-    docs/benchmarks-transfer.md) and ``gw_quantized`` above (the dense intra-task
-    matrices grow as N², the solvers' iterations as N³). With ``restarts > 0`` it picks
-    ``gw_exact`` instead, the dense solver that has restarts to choose among.
+    docs/benchmarks-transfer.md) and ``gw_landmarks`` above (the dense intra-task
+    matrices grow as N², the solvers' iterations as N³; the landmark solver keeps the
+    per-block geometry on ``landmarks`` trajectories a task). With ``restarts > 0`` it
+    picks the solvers that have restarts to choose among: ``gw_exact``, and
+    ``gw_quantized`` above ``exact_max``; with ``geometry="joint"``, ``gw_quantized``
+    above ``exact_max`` too.
 
     ``geometry`` is how the entropic solver sees the feature blocks: ``per_block`` (the
     default) matches each block's own distance matrix at once
@@ -71,6 +75,7 @@ class TransferSettings:
     epsilon: float | None = None  # entropic GW; None: 0.3 per_block (blocks scaled to a spread of 1), 0.005 joint (matrix scaled to [0, 1])
     restarts: int = 0  # extra random starts of exact or quantized GW (lowest loss kept, or the few-shot labels pick); entropic GW has none
     clusters: int | None = None  # gw_quantized parts per task (default ~2√N)
+    landmarks: int = 400  # gw_landmarks: trajectories a task that stand for the rest (k-means clusters)
     embed_dim: int = 32  # PCA size for distance=embedding and gw_quantized
     source_marginal: str = "uniform"  # uniform | labels (mass ∝ 1 + number of labels a trajectory is in)
     seed: int = 0
@@ -83,8 +88,10 @@ class TransferSettings:
         check_time(self.time)
         if self.restarts < 0:
             raise ValueError(f"restarts={self.restarts}: expected an integer >= 0")
-        if self.restarts > 0 and self.method == "gw_entropic":
-            raise ValueError(f"restarts={self.restarts}: entropic GW is deterministic and has no restarts; use method=gw_exact or gw_quantized (or gw)")
+        if self.restarts > 0 and self.method in ("gw_entropic", "gw_landmarks"):
+            raise ValueError(f"restarts={self.restarts}: {self.method} is deterministic and has no restarts; use method=gw_exact or gw_quantized (or gw)")
+        if self.landmarks < 2:
+            raise ValueError(f"landmarks={self.landmarks}: expected at least 2 landmark trajectories a task")
         if self.length is not None and self.length < 2:
             raise ValueError(f"length={self.length}: trajectories need at least 2 resampled steps (or null for the geometry's default)")
         if self.geometry not in GEOMETRIES:
@@ -97,8 +104,9 @@ class TransferSettings:
         return self.epsilon if self.epsilon is not None else DEFAULT_EPSILON[geometry]
 
     def uses_per_block(self, method: str) -> bool:
-        """Whether the concrete ``method`` runs with the per-block geometry (only entropic GW can)."""
-        return method == "gw_entropic" and self.geometry == "per_block"
+        """Whether the concrete ``method`` runs with the per-block geometry (the landmark
+        solver always does; entropic GW unless ``geometry="joint"``)."""
+        return method == "gw_landmarks" or (method == "gw_entropic" and self.geometry == "per_block")
 
     def steps(self, method: str) -> int:
         """``length``, or the default of the geometry the concrete ``method`` runs with."""
@@ -111,7 +119,7 @@ class TransferSettings:
         if self.method != "gw":
             return self.method
         if max(m, n) > self.exact_max:
-            return "gw_quantized"
+            return "gw_quantized" if self.restarts > 0 or self.geometry == "joint" else "gw_landmarks"
         return "gw_exact" if self.restarts > 0 else "gw_entropic"
 
 
@@ -200,6 +208,11 @@ def candidate_plans(settings: TransferSettings, method: str, xs: Trajectories, y
             vx, vy = embed(ax, dim=settings.embed_dim), embed(ay, dim=settings.embed_dim)
         plans = [gw_quantized(vx, vy, p, None, settings.clusters, settings.embed_dim, seed=settings.seed + 7 * r)
                  for r in range(settings.restarts + 1)]
+    elif method == "gw_landmarks":
+        if settings.distance != "euclidean":
+            raise ValueError(f"gw_landmarks measures Euclidean distances only, got distance={settings.distance!r}; use distance=euclidean or method=gw_quantized")
+        return [gw_landmarks(xs, ys, p, None, settings.landmarks, length, settings.time, settings.embed_dim,
+                             settings.entropic_epsilon("per_block"), settings.seed)]
     elif settings.uses_per_block(method):
         cxs, cys = block_distance_matrices(xs, **matrices), block_distance_matrices(ys, **matrices)
         return [gw_entropic_blocks(cxs, cys, p, None, settings.entropic_epsilon("per_block"))]
@@ -240,13 +253,13 @@ def transfer(
     plans = candidate_plans(settings, method, xs, ys, _marginal(settings, labels, len(xs)))
     losses = [np.inf if p.loss is None else p.loss for p in plans]
     if fewshot is not None and len(plans) > 1:
-        checks = [transfer_labels(p.matrix, labels, fewshot.first, fewshot.second) for p in plans]
+        checks = [p.transfer(labels, fewshot.first, fewshot.second) for p in plans]
         plan = plans[pick_by_agreement(checks, fewshot.z, losses)]
         plan.info["picked_by"] = "fewshot agreement"
     else:
         plan = plans[int(np.argmin(losses))]
     plan.info["candidates"] = len(plans)
-    return transfer_labels(plan.matrix, labels, first, second), plan
+    return plan.transfer(labels, first, second), plan
 
 
 def random_pairs(n: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
 """Gromov–Wasserstein plans between a source task's and a target task's trajectories.
 
 Every solver returns a :class:`Plan`: a scipy.sparse (M, N) coupling whose row sums are
-the source marginal ``p`` and column sums the target marginal ``q``. Sparse, because the
+the source marginal ``p`` and column sums the target marginal ``q`` (the landmark solver
+keeps its coupling factored instead). Sparse, because the
 scalable solver never materialises an M×N dense plan; the label transfer rule
 (:mod:`robopref.transfer.labels`) works on sparse plans.
 
@@ -17,7 +18,10 @@ Solvers and when to use them:
 - :func:`gw_entropic_blocks`: the same iteration on one matrix pair per feature block,
   matching every block's geometry at once (``geometry=per_block``, the default of
   :class:`robopref.transfer.pipeline.TransferSettings`). K blocks cost K times the work.
-- :func:`gw_quantized`: for thousands of trajectories. Per task: PCA of the trajectory
+- :func:`~robopref.transfer.landmarks.gw_landmarks` (its own module): the per-block
+  geometry for thousands of trajectories, solved between k landmarks of each task and
+  kept as a factored plan; what ``method=gw`` uses above ``exact_max``.
+- :func:`gw_quantized`: for thousands of trajectories, joint geometry. Per task: PCA of the trajectory
   vectors to ``dim`` components, k-means into k parts (cluster masses become weighted
   marginals), exact GW between the k representatives, then, inside every pair of matched
   parts, an exact OT whose cost is the GW cost linearised at the coarse plan (a point's
@@ -30,7 +34,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import ot
@@ -38,27 +42,44 @@ import scipy.sparse as sp
 from scipy.cluster.vq import kmeans2
 
 from robopref.transfer.distances import PCAEncoder, pairwise_euclidean
+from robopref.transfer.labels import SourceLabels, TransferredLabels, transfer_labels
 
 SOLVERS = ("gw_exact", "gw_entropic", "gw_quantized")
 
 
 @dataclass
 class Plan:
-    """A coupling of source (rows) and target (columns) trajectories."""
+    """A coupling of source (rows) and target (columns) trajectories: a sparse ``matrix``,
+    or, for the landmark solver, ``factors`` (a
+    :class:`~robopref.transfer.landmarks.LandmarkCoupling`) and no matrix."""
 
-    matrix: sp.csr_matrix
+    matrix: sp.csr_matrix | None
     method: str
     loss: float | None = None  # GW objective where the solver reports it
     seconds: float = 0.0
     info: dict = field(default_factory=dict)
+    factors: Any = None  # LandmarkCoupling when the plan is kept factored (matrix None)
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.matrix.shape  # type: ignore[return-value]
+        return self.factors.shape if self.matrix is None else self.matrix.shape  # type: ignore[return-value]
+
+    @property
+    def nonzeros(self) -> int:
+        """Stored entries: the sparse matrix's, or the factored plan's columns and source map."""
+        if self.matrix is not None:
+            return int(self.matrix.nnz)
+        return int(np.count_nonzero(self.factors.columns)) + self.factors.shape[0]
 
     def dense(self) -> np.ndarray:
         """The plan as a dense array (small problems and tests only)."""
-        return self.matrix.toarray()
+        return (self.factors.expand() if self.matrix is None else self.matrix).toarray()
+
+    def transfer(self, labels: SourceLabels, first: np.ndarray, second: np.ndarray) -> TransferredLabels:
+        """PEARL's transfer rule through this plan for target pairs (first[t], second[t])."""
+        if self.matrix is None:
+            return self.factors.transfer(labels, first, second)
+        return transfer_labels(self.matrix, labels, first, second)
 
 
 def uniform(n: int) -> np.ndarray:

@@ -104,7 +104,7 @@ def test_bad_inputs_fail_clearly(push2d, tmp_path):
         DatasetPool().get(str(tmp_path / "missing.hdf5"))
     with pytest.raises(ValueError, match="method='gw_magic'"):
         TransferSettings(method="gw_magic")
-    with pytest.raises(ValueError, match="restarts=2: entropic GW is deterministic"):
+    with pytest.raises(ValueError, match="restarts=2: gw_entropic is deterministic"):
         TransferSettings(method="gw_entropic", restarts=2)
     with PreferenceStore(source_store, readonly=True) as store:
         with pytest.raises(ValueError, match="no pair labels on"):
@@ -140,10 +140,11 @@ def test_default_features_read_blocks_and_transfer_beats_chance(push2d):
     assert np.mean(((result.value > 0.5) == (truth[j] > truth[l]))[decided]) > 0.6
 
 
-def test_gw_picks_entropic_then_exact_with_restarts_then_quantized_by_size():
+def test_gw_picks_entropic_then_exact_with_restarts_then_landmarks_by_size():
     assert TransferSettings().resolve(200, 200) == "gw_entropic"  # the best solver on every benchmark pair
     assert TransferSettings(restarts=3).resolve(200, 200) == "gw_exact"  # restarts for the few-shot choice
-    assert TransferSettings(exact_max=100).resolve(50, 101) == "gw_quantized"
+    assert TransferSettings(exact_max=100).resolve(50, 101) == "gw_landmarks"  # the per-block geometry at scale
+    assert TransferSettings(exact_max=100, restarts=3).resolve(50, 101) == "gw_quantized"
     assert TransferSettings(method="gw_exact").resolve(5000, 5000) == "gw_exact"  # a named method is kept
 
 
