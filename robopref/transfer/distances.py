@@ -176,14 +176,18 @@ def block_distance_matrices(
     return out
 
 
-def scale_spread(matrix: np.ndarray) -> np.ndarray:
-    """``matrix`` divided by the standard deviation of its off-diagonal entries (unchanged
-    when they are all equal, or when there is a single trajectory)."""
+def spread(matrix: np.ndarray) -> float:
+    """Standard deviation of the off-diagonal entries of a square distance matrix, or 1
+    when they are all equal or there is a single trajectory (nothing to scale by)."""
     n = len(matrix)
-    if n < 2:
-        return matrix
-    spread = float(matrix[~np.eye(n, dtype=bool)].std())
-    return matrix / spread if spread > 1e-12 else matrix
+    value = float(matrix[~np.eye(n, dtype=bool)].std()) if n > 1 else 0.0
+    return value if value > 1e-12 else 1.0
+
+
+def scale_spread(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` divided by its :func:`spread` (unchanged when its off-diagonal entries
+    are all equal, or when there is a single trajectory)."""
+    return matrix / spread(matrix)
 
 
 def _distances(aligned: np.ndarray, distance: str, encoder: Encoder | None, embed_dim: int) -> np.ndarray:

@@ -45,7 +45,7 @@ import scipy.sparse as sp
 from scipy.cluster.vq import kmeans2
 
 from robopref.transfer.alignment import aligned_sequences
-from robopref.transfer.distances import PCAEncoder, pairwise_euclidean
+from robopref.transfer.distances import PCAEncoder, pairwise_euclidean, spread
 from robopref.transfer.features import TaskSequences, Trajectories, as_blocks
 from robopref.transfer.labels import SourceLabels, TransferredLabels, check_pairs, finish_transfer, label_matrices
 from robopref.transfer.plans import Plan, check_marginal, gw_entropic_blocks
@@ -123,12 +123,6 @@ def block_arrays(sequences: Trajectories, length: int, time_axis: str) -> list[n
             for name, seqs in as_blocks(sequences).items()]
 
 
-def _spread(matrix: np.ndarray) -> float:
-    """Standard deviation of the off-diagonal entries (1 when they are all equal), as :func:`~robopref.transfer.distances.scale_spread`."""
-    spread = float(matrix[~np.eye(len(matrix), dtype=bool)].std()) if len(matrix) > 1 else 0.0
-    return spread if spread > 1e-12 else 1.0
-
-
 def gw_landmarks(
     xs: Trajectories, ys: Trajectories, p: np.ndarray | None = None, q: np.ndarray | None = None, landmarks: int = 400,
     length: int = 100, time_axis: str = "absolute", embed_dim: int = 32, epsilon: float = 0.3, seed: int = 0,
@@ -143,7 +137,7 @@ def gw_landmarks(
     cxs, cys, to_landmarks = [], [], []
     for fx, fy in zip(block_arrays(xs, length, time_axis), block_arrays(ys, length, time_axis)):
         dx, dy = pairwise_euclidean(fx[lx.index]), pairwise_euclidean(fy[ly.index])
-        sx, sy = _spread(dx), _spread(dy)
+        sx, sy = spread(dx), spread(dy)
         cxs.append(dx / sx)
         cys.append(dy / sy)
         to_landmarks.append(pairwise_euclidean(fy, fy[ly.index]) / sy)  # (n, k_y): every target to the target landmarks
@@ -156,7 +150,9 @@ def gw_landmarks(
     columns = ot.sinkhorn(lx.mass, q, gradient - gradient.min(), epsilon, numItermax=5000)
     if not np.isfinite(columns).all():
         raise FloatingPointError(f"gw_landmarks: the target columns diverged with epsilon={epsilon}; use a larger epsilon")
-    coupling = LandmarkCoupling(lx.cluster, p / lx.mass[lx.cluster], columns)
+    cluster_mass = lx.mass[lx.cluster]
+    source_weight = np.divide(p, cluster_mass, out=np.zeros_like(p), where=cluster_mass > 0)  # a massless cluster's members carry none
+    coupling = LandmarkCoupling(lx.cluster, source_weight, columns)
     info = {"epsilon": epsilon, "geometry": "per_block", "blocks": len(cxs), "landmarks": (len(lx.index), len(ly.index)),
             "iterations": core.info["iterations"]}
     return Plan(None, "gw_landmarks", core.loss, time.perf_counter() - t0, info, factors=coupling)

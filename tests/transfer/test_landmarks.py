@@ -74,3 +74,19 @@ def test_gw_picks_landmarks_above_exact_max_unless_restarts_or_joint():
     i, k = all_pairs(40)
     with pytest.raises(ValueError, match="distance='dtw'"):
         transfer(TransferSettings(method="gw_landmarks", distance="dtw"), xs, SourceLabels(i, k, (qx[i] > qx[k]).astype(float)), xs, *all_pairs(40))
+
+
+def test_source_trajectories_without_mass_carry_none():
+    """A marginal may leave trajectories out (weight 0); when a whole cluster is left out
+    its members get no mass, not NaN."""
+    xs, qx = _task(60, 6)
+    far = TaskSequences({"states": [s + 100.0 for s in xs.blocks["states"][30:]], "actions": xs.blocks["actions"][30:]})
+    xs = TaskSequences({name: xs.blocks[name][:30] + far.blocks[name] for name in xs.blocks})
+    ys, _ = _task(40, 7)
+    p = np.r_[np.ones(30), np.zeros(30)]
+    plan = gw_landmarks(xs, ys, p, landmarks=8)
+    dense = plan.dense()
+    assert np.isfinite(dense).all() and np.allclose(dense[30:], 0.0) and np.allclose(dense.sum(1), p / 30, atol=1e-9)
+    i, k = all_pairs(60)
+    result = plan.transfer(SourceLabels(i, k, (qx[i] > qx[k]).astype(float)), *all_pairs(40))
+    assert np.isfinite(result.value).all() and np.isfinite(result.confidence).all()
