@@ -83,18 +83,27 @@ def rms_distance(aligned: np.ndarray) -> float:
     return float(np.sqrt(2.0 * flat.var(0).sum() / aligned.shape[1]))
 
 
+def aligned_blocks(sequences: Trajectories, length: int = 50, time: str = "absolute") -> list[np.ndarray]:
+    """Steps 1–3 of the module doc for each feature block on its own: one (N, length, D_b)
+    array per block, padded (``time``), normalised and resampled, not yet balanced."""
+    check_time(time)
+    parts = []
+    for name, seqs in as_blocks(sequences).items():
+        if time == "absolute":
+            seqs = pad_to_longest(seqs, resting=name in RESTING_BLOCKS) if seqs else seqs
+        parts.append(np.stack([resample(s, length) for s in normalise_task(seqs)]))
+    return parts
+
+
+def balanced(blocks: list[np.ndarray]) -> np.ndarray:
+    """Step 4: with more than one block, each divided by its :func:`rms_distance`; the
+    blocks concatenated along the feature axis."""
+    if len(blocks) > 1:
+        blocks = [b / scale if (scale := rms_distance(b)) > 0 else b for b in blocks]
+    return np.concatenate(blocks, axis=2)
+
+
 def aligned_sequences(sequences: Trajectories, length: int = 50, time: str = "absolute") -> np.ndarray:
     """One task's trajectories padded (``time``), normalised, resampled to ``length`` steps
     and block-balanced, as (N, length, D); see the module doc."""
-    check_time(time)
-    blocks = as_blocks(sequences)
-    parts = []
-    for name, seqs in blocks.items():
-        if time == "absolute":
-            seqs = pad_to_longest(seqs, resting=name in RESTING_BLOCKS) if seqs else seqs
-        block = np.stack([resample(s, length) for s in normalise_task(seqs)])
-        if len(blocks) > 1:
-            scale = rms_distance(block)
-            block = block / scale if scale > 0 else block
-        parts.append(block)
-    return np.concatenate(parts, axis=2)
+    return balanced(aligned_blocks(sequences, length, time))

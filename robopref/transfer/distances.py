@@ -29,8 +29,8 @@ from typing import Callable
 
 import numpy as np
 
-from robopref.transfer.alignment import aligned_sequences
-from robopref.transfer.features import TaskSequences, Trajectories, as_blocks
+from robopref.transfer.alignment import aligned_blocks, aligned_sequences
+from robopref.transfer.features import Trajectories
 
 DISTANCES = ("euclidean", "dtw", "embedding")
 
@@ -169,11 +169,7 @@ def block_distance_matrices(
     states and actions; docs/benchmarks-transfer.md, session 20). A block whose
     distances are all equal carries no geometry and is left unscaled. A plain list of
     arrays is one block."""
-    out = []
-    for name, seqs in as_blocks(sequences).items():
-        block = _distances(aligned_sequences(TaskSequences({name: seqs}), length, time), distance, encoder, embed_dim)
-        out.append(scale_spread(block))
-    return out
+    return [scale_spread(_distances(block, distance, encoder, embed_dim)) for block in aligned_blocks(sequences, length, time)]
 
 
 def spread(matrix: np.ndarray) -> float:

@@ -44,9 +44,9 @@ import ot
 import scipy.sparse as sp
 from scipy.cluster.vq import kmeans2
 
-from robopref.transfer.alignment import aligned_sequences
+from robopref.transfer.alignment import aligned_blocks, balanced
 from robopref.transfer.distances import PCAEncoder, pairwise_euclidean, spread
-from robopref.transfer.features import TaskSequences, Trajectories, as_blocks
+from robopref.transfer.features import Trajectories
 from robopref.transfer.labels import SourceLabels, TransferredLabels, check_pairs, finish_transfer, label_matrices
 from robopref.transfer.plans import Plan, check_marginal, gw_entropic_blocks
 
@@ -60,12 +60,10 @@ class Landmarks:
     mass: np.ndarray  # (k,) the marginal mass of each cluster
 
 
-def pick_landmarks(sequences: Trajectories, weights: np.ndarray, k: int, length: int, time_axis: str, dim: int = 32, seed: int = 0) -> Landmarks:
-    """k-means on the PCA of the aligned, block-balanced trajectories (see the module doc);
-    empty clusters are dropped, so there may be fewer than ``k``."""
-    aligned = aligned_sequences(sequences, length, time_axis)
-    flat = aligned.reshape(len(aligned), -1)
-    emb = PCAEncoder(dim, seed=seed).fit_transform(flat) if flat.shape[1] > dim else flat
+def pick_landmarks(vectors: np.ndarray, weights: np.ndarray, k: int, dim: int = 32, seed: int = 0) -> Landmarks:
+    """k-means on the PCA of one task's trajectory ``vectors`` (aligned, block-balanced,
+    flattened; see the module doc); empty clusters are dropped, so there may be fewer than ``k``."""
+    emb = PCAEncoder(dim, seed=seed).fit_transform(vectors) if vectors.shape[1] > dim else vectors
     k = max(1, min(k, len(emb)))
     centres, labels = kmeans2(emb, k, iter=20, minit="++", seed=np.random.default_rng(seed))
     used = np.unique(labels)
@@ -115,14 +113,6 @@ class LandmarkCoupling:
         return finish_transfer(first, second, num, den, column_mass[first] * column_mass[second])
 
 
-def block_arrays(sequences: Trajectories, length: int, time_axis: str) -> list[np.ndarray]:
-    """Each feature block's time-aligned trajectories, flattened and divided by √length, so
-    that the Euclidean distance of two rows is the root-mean-square per-step distance
-    (:func:`~robopref.transfer.distances.euclidean_matrix`)."""
-    return [aligned_sequences(TaskSequences({name: seqs}), length, time_axis).reshape(len(seqs), -1) / np.sqrt(length)
-            for name, seqs in as_blocks(sequences).items()]
-
-
 def gw_landmarks(
     xs: Trajectories, ys: Trajectories, p: np.ndarray | None = None, q: np.ndarray | None = None, landmarks: int = 400,
     length: int = 100, time_axis: str = "absolute", embed_dim: int = 32, epsilon: float = 0.3, seed: int = 0,
@@ -132,10 +122,13 @@ def gw_landmarks(
     ``matrix`` is None; ``factors`` holds it."""
     t0 = time.perf_counter()
     p, q = check_marginal(p, len(xs), "source"), check_marginal(q, len(ys), "target")
-    lx = pick_landmarks(xs, p, landmarks, length, time_axis, embed_dim, seed)
-    ly = pick_landmarks(ys, q, landmarks, length, time_axis, embed_dim, seed + 1)
+    bx, by = aligned_blocks(xs, length, time_axis), aligned_blocks(ys, length, time_axis)
+    lx = pick_landmarks(balanced(bx).reshape(len(p), -1), p, landmarks, embed_dim, seed)
+    ly = pick_landmarks(balanced(by).reshape(len(q), -1), q, landmarks, embed_dim, seed + 1)
     cxs, cys, to_landmarks = [], [], []
-    for fx, fy in zip(block_arrays(xs, length, time_axis), block_arrays(ys, length, time_axis)):
+    for block_x, block_y in zip(bx, by):
+        # flattened and divided by √length, rows are as far apart as the RMS per-step distance (distances.euclidean_matrix)
+        fx, fy = block_x.reshape(len(p), -1) / np.sqrt(length), block_y.reshape(len(q), -1) / np.sqrt(length)
         dx, dy = pairwise_euclidean(fx[lx.index]), pairwise_euclidean(fy[ly.index])
         sx, sy = spread(dx), spread(dy)
         cxs.append(dx / sx)
