@@ -42,13 +42,12 @@ from dataclasses import dataclass
 import numpy as np
 import ot
 import scipy.sparse as sp
-from scipy.cluster.vq import kmeans2
 
 from robopref.transfer.alignment import aligned_blocks, balanced
-from robopref.transfer.distances import PCAEncoder, pairwise_euclidean, spread
+from robopref.transfer.distances import pairwise_euclidean, spread
 from robopref.transfer.features import Trajectories
 from robopref.transfer.labels import SourceLabels, TransferredLabels, check_pairs, finish_transfer, label_matrices
-from robopref.transfer.plans import Plan, check_marginal, gw_entropic_blocks
+from robopref.transfer.plans import Plan, check_marginal, gw_entropic_blocks, kmeans_parts
 
 
 @dataclass
@@ -61,18 +60,13 @@ class Landmarks:
 
 
 def pick_landmarks(vectors: np.ndarray, weights: np.ndarray, k: int, dim: int = 32, seed: int = 0) -> Landmarks:
-    """k-means on the PCA of one task's trajectory ``vectors`` (aligned, block-balanced,
-    flattened; see the module doc); empty clusters are dropped, so there may be fewer than ``k``."""
-    emb = PCAEncoder(dim, seed=seed).fit_transform(vectors) if vectors.shape[1] > dim else vectors
-    k = max(1, min(k, len(emb)))
-    centres, labels = kmeans2(emb, k, iter=20, minit="++", seed=np.random.default_rng(seed))
-    used = np.unique(labels)
-    remap = np.full(k, -1)
-    remap[used] = np.arange(len(used))
-    labels, centres = remap[labels], centres[used]
+    """k-means parts (:func:`~robopref.transfer.plans.kmeans_parts`) of one task's
+    trajectory ``vectors`` (aligned, block-balanced, flattened; see the module doc), each
+    represented by its member nearest the centre; there may be fewer than ``k``."""
+    emb, labels, centres, mass = kmeans_parts(vectors, weights, k, dim, seed)
     distance = pairwise_euclidean(emb, centres)
-    index = np.array([np.flatnonzero(labels == a)[np.argmin(distance[labels == a, a])] for a in range(len(used))])
-    return Landmarks(labels, index, np.bincount(labels, weights=weights, minlength=len(used)))
+    index = np.array([np.flatnonzero(labels == a)[np.argmin(distance[labels == a, a])] for a in range(len(centres))])
+    return Landmarks(labels, index, mass)
 
 
 @dataclass

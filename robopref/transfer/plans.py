@@ -202,19 +202,26 @@ class _Quantized:
     reps: np.ndarray  # (k, k) scaled distances between representatives
 
 
-def _quantize(vectors: np.ndarray, weights: np.ndarray, k: int, dim: int, seed: int) -> _Quantized:
+def kmeans_parts(vectors: np.ndarray, weights: np.ndarray, k: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One task's trajectory ``vectors`` split into at most k parts: (PCA embedding to
+    ``dim``, part of each trajectory, part centres, part masses from ``weights``).
+    k-means can leave a centre empty: it is dropped and the parts are relabelled densely.
+    Shared by the quantized and the landmark solvers."""
     emb = PCAEncoder(dim, seed=seed).fit_transform(vectors) if vectors.shape[1] > dim else vectors
-    k = min(k, len(emb))
-    rng = np.random.default_rng(seed)
-    centres, labels = kmeans2(emb, k, iter=20, minit="++", seed=rng)
-    used = np.unique(labels)  # k-means can leave a centre empty: drop it, relabel densely
+    k = max(1, min(k, len(emb)))
+    centres, labels = kmeans2(emb, k, iter=20, minit="++", seed=np.random.default_rng(seed))
+    used = np.unique(labels)
     remap = np.full(k, -1)
     remap[used] = np.arange(len(used))
     labels, centres = remap[labels], centres[used]
+    return emb, labels, centres, np.bincount(labels, weights=weights, minlength=len(used))
+
+
+def _quantize(vectors: np.ndarray, weights: np.ndarray, k: int, dim: int, seed: int) -> _Quantized:
+    emb, labels, centres, mass = kmeans_parts(vectors, weights, k, dim, seed)
     anchor = pairwise_euclidean(emb, centres)
     scale = float(anchor.max()) or 1.0  # the task's diameter, estimated without an n×n matrix
     reps = pairwise_euclidean(centres) / scale
-    mass = np.bincount(labels, weights=weights, minlength=len(used))
     return _Quantized(labels, mass, anchor / scale, reps)
 
 
