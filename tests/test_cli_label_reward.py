@@ -13,11 +13,15 @@ def test_collect_label_reward_relabel(tmp_path):
     data = tmp_path / "line.hdf5"
     assert robopref("collect", *LINE, "env.horizon=30", "env.image_size=0", "episodes=20", "noise=2.0", "videos=0", f"output={data}", cwd=tmp_path).returncode == 0
     store = tmp_path / "p.sqlite"
-    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "teacher=mistake", "queries=60", "segment_length=10", cwd=tmp_path)
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "holdout=1.5", cwd=tmp_path)
+    assert out.returncode != 0 and "holdout=1.5: expected the fraction of episodes never queried, in [0, 1)" in out.stderr
+    # holdout=0.2: 4 of the 20 episodes are never queried, by either label run; the reward is scored on them
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "teacher=mistake", "queries=60", "segment_length=10", "holdout=0.2", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert summary["labels_added"] == 60 and 0.7 < summary["agreement_with_oracle"] <= 1.0
-    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "queries=20", "segment_length=10", "selection=disagreement", cwd=tmp_path)
+    assert summary["held_out_episodes"] == {str(data): 4}
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "queries=20", "segment_length=10", "selection=disagreement", "holdout=0.2", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     with PreferenceStore(store, readonly=True) as s:
         assert s.count_labels() == 80 and len(s.queries(origin="disagreement")) == 20
@@ -27,6 +31,7 @@ def test_collect_label_reward_relabel(tmp_path):
     run = next((tmp_path / "outputs" / "reward").iterdir())
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["comparisons"] == 80 and metrics["heldout"]["accuracy"] > 0.6
+    assert metrics["heldout"]["heldout"] is True and metrics["heldout"]["split"] == "episodes"
     relabeled = Dataset(run / "relabeled_line.hdf5")
     assert "env_reward" in relabeled.info_keys and "reward_std" in relabeled.info_keys
     assert out.stdout.strip().endswith(f"reward: {run / 'reward.pt'}")

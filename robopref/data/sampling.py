@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -51,3 +52,18 @@ def sample_pairs(segments: Sequence[SegmentRef], n: int, rng: np.random.Generato
     if len(segments) < k:
         raise ValueError(f"need at least {k} distinct segments to form queries of size {k}, got {len(segments)}")
     return [tuple(segments[i] for i in rng.choice(len(segments), size=k, replace=False)) for _ in range(n)]
+
+
+def held_out_demos(dataset: Dataset, fraction: float) -> list[str]:
+    """The ⌈``fraction`` × episodes⌉ demos of ``dataset`` kept away from labelling, so that a
+    reward can be scored on episodes no label saw (``robopref label holdout=``).
+
+    The choice depends only on the demo names (ranked by CRC-32), not on a seed or the
+    demos' order, so every ``label`` run on the dataset keeps the same ones out, and it
+    does not follow the order episodes were collected in (``quality=mixed`` collects by
+    noise level)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"holdout={fraction}: expected a fraction of episodes in [0, 1)")
+    demos = list(dataset.demos)
+    count = int(np.ceil(fraction * len(demos)))
+    return sorted(demos, key=lambda d: (zlib.crc32(d.encode()), d))[:count]

@@ -96,7 +96,8 @@ def rewards_table(rounds: Sequence[dict[str, Any]], plots: Path) -> tuple[list[s
         truth, learned, rho = reward_vs_truth(out["checkpoint"], last["rollouts"])
         series[name] = (truth, learned, rho)
         acc = held.get("accuracy", held.get("triplet_accuracy"))  # visual rewards report triplet accuracy
-        lines.append(f"| {name} | {out.get('comparisons', '–')} | {_fmt(acc)} | {_fmt(held.get('spearman'))} | {_fmt(rho)} |")
+        tag = " (in-sample)" if held and not held.get("heldout", True) else ""  # the labels covered every window / episode
+        lines.append(f"| {name} | {out.get('comparisons', '–')} | {_fmt(acc)}{tag} | {_fmt(held.get('spearman'))}{tag} | {_fmt(rho)} |")
     fig = scatter_figure(series, plots / "reward_scatter.png") if series else None
     return lines, fig
 
@@ -143,8 +144,9 @@ def write_report(exp: ExperimentSpec, root: Path, state: PipelineState, outputs:
     md += ["## The person's labels", "", *labels_section(exp, rounds, outputs.get("demo_labels")), ""]
     if reward_lines:
         md += ["## Learned rewards against the person's hidden preference", "", *reward_lines, ""]
-        md += ["Held-out columns: the reward stage's own evaluation (pair accuracy on random held-out segments for trajectory rewards, "
-               "triplet accuracy on held-out videos for visual ones); whole rollouts: the last round's rollouts, learned return vs the "
+        md += ["Held-out columns: the reward stage's own evaluation (pair accuracy on random segments from episodes no label touched, "
+               "or else on windows that share no step with a labelled segment, for trajectory rewards; triplet accuracy on held-out "
+               "videos for visual ones; marked in-sample where the labels left nothing out); whole rollouts: the last round's rollouts, learned return vs the "
                "return the person scores (`pref_score`)."]
         if scatter:
             md += ["", f"![learned vs true return]({scatter.relative_to(root)})"]

@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import logging
+from collections import defaultdict
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from robopref.data.pool import DatasetPool
 from robopref.data.sampling import sample_pairs, sample_segments
+from robopref.data.segments import SegmentRef
 from robopref.eval.preference_metrics import expected_calibration_error, preference_accuracy, return_correlations
 from robopref.rewards.model import TrajectoryRewardModel
 from robopref.teachers.returns import segment_returns
+
+log = logging.getLogger(__name__)
+
+MIN_HELDOUT_EPISODES = 3  # fewer untouched episodes than this: hold out windows instead
+MIN_HELDOUT_WINDOWS = 50  # fewer disjoint windows than this: evaluate in-sample, and say so
+CANDIDATES_PER_SEGMENT = 20  # windows drawn per wanted one when looking for label-free windows
+
+
+def heldout_segments(pool: DatasetPool, datasets: Sequence[str], length: int, n: int, rng: np.random.Generator,
+                     labelled: Sequence[SegmentRef] | None) -> tuple[list[SegmentRef], str]:
+    """Up to ``n`` distinct random windows of ``length`` steps that no label saw, and how
+    they were held out.
+
+    ``"episodes"``: from episodes no labelled segment touches (at least
+    ``MIN_HELDOUT_EPISODES`` of them); ``"windows"``: windows that share no step with any
+    labelled segment (labels usually cover every episode; such windows lean towards the
+    parts of episodes the labels covered least); ``"none"``: the labels cover (nearly)
+    every window, so the windows are random and the score is in-sample; ``"unknown"``:
+    ``labelled`` is None (the caller did not say what the reward was trained on), random windows.
+    """
+    if labelled is None:
+        segs = [s for d in datasets for s in sample_segments(pool.get(d), length, max(2, n // len(datasets)), rng)]
+        return list(dict.fromkeys(segs)), "unknown"
+    touched = {(s.dataset, s.demo) for s in labelled}
+    free = {d: [e for e in pool.get(d).demos if (d, e) not in touched and pool.get(d).num_samples(e) >= length] for d in datasets}
+    if sum(len(v) for v in free.values()) >= MIN_HELDOUT_EPISODES:
+        use = [d for d in datasets if free[d]]
+        segs = [s for d in use for s in sample_segments(pool.get(d), length, max(2, n // len(use)), rng, demos=free[d])]
+        return list(dict.fromkeys(segs))[:n], "episodes"
+    per = max(2, n // len(datasets))
+    candidates = list(dict.fromkeys(s for d in datasets for s in sample_segments(pool.get(d), length, per * CANDIDATES_PER_SEGMENT, rng)))
+    spans: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for s in labelled:
+        spans[(s.dataset, s.demo)].append((s.start, s.start + s.length))
+    disjoint = [s for s in candidates if all(s.start + s.length <= a or b <= s.start for a, b in spans.get((s.dataset, s.demo), ()))]
+    if len(disjoint) >= min(n, MIN_HELDOUT_WINDOWS):
+        return [disjoint[i] for i in sorted(rng.permutation(len(disjoint))[:n])], "windows"
+    log.warning("the labels cover nearly every %d-step window of %s (%d of %d random windows are label-free): the reward is "
+                "scored in-sample; label part of the data only, or pass dataset= with episodes no label touched", length,
+                list(datasets), len(disjoint), len(candidates))
+    return [candidates[i] for i in sorted(rng.permutation(len(candidates))[:n])], "none"
 
 
 def evaluate_reward(
@@ -22,18 +66,19 @@ def evaluate_reward(
     rng: np.random.Generator,
     n_segments: int = 500,
     signal: str = "pref_score",
-) -> dict[str, float]:
+    labelled: Sequence[SegmentRef] | None = None,
+) -> dict[str, Any]:
     """Spearman/Pearson of predicted vs true segment returns, and accuracy + ECE of
-    P(σ0 ≻ σ1) on random pairs of those segments against the oracle."""
-    segs = []
-    for path in datasets:
-        segs += sample_segments(pool.get(path), length, max(2, n_segments // len(datasets)), rng)
-    segs = list(dict.fromkeys(segs))
+    P(σ0 ≻ σ1) on random pairs of those segments against the oracle.
+
+    The segments are held out from ``labelled`` (the segments the reward was trained on)
+    as :func:`heldout_segments` describes; ``heldout`` (bool) and ``split`` say how."""
+    segs, split = heldout_segments(pool, datasets, length, n_segments, rng, labelled)
     feats = np.stack([model.spec.segment(pool, s) for s in segs])
     mean, _ = model.predict_features(feats)
     pred = mean.sum(1)
     truth = segment_returns(pool, segs, signal)
-    out = return_correlations(pred, truth)
+    out: dict[str, Any] = dict(return_correlations(pred, truth))
     index = {s: i for i, s in enumerate(segs)}
     pairs = sample_pairs(segs, len(segs), rng)
     i0 = np.array([index[a] for a, _ in pairs])
@@ -44,5 +89,7 @@ def evaluate_reward(
     y = np.where(truth[i0] == truth[i1], 0.5, (truth[i0] > truth[i1]).astype(float))
     out["accuracy"] = preference_accuracy(p, y)
     out["ece"] = expected_calibration_error(p, y)
-    out["segments"] = float(len(segs))
+    out["segments"] = len(segs)
+    out["heldout"] = split in ("episodes", "windows")
+    out["split"] = split
     return out

@@ -15,6 +15,7 @@ import numpy as np
 
 from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
+from robopref.data.segments import SegmentRef
 from robopref.prefs import PreferenceStore
 from robopref.rewards.config import RewardConfig, TrustFilterConfig
 from robopref.rewards.evaluation import evaluate_reward
@@ -54,9 +55,11 @@ class TrajectoryRewardRecipe:
         cfg = replace(self.config, seed=seed)
         return fit_trajectory_reward(comparisons, pool, cfg, self.obs_keys, self.use_actions, progress=progress)
 
-    def evaluate(self, model: TrajectoryRewardModel, pool: DatasetPool, datasets: Sequence[str], length: int, rng: np.random.Generator, n: int, signal: str) -> dict[str, float]:
-        """Held-out agreement with the ground-truth ``signal``."""
-        return evaluate_reward(model, pool, datasets, length, rng, n, signal)
+    def evaluate(self, model: TrajectoryRewardModel, pool: DatasetPool, datasets: Sequence[str], length: int, rng: np.random.Generator, n: int,
+                 signal: str, labelled: Sequence[SegmentRef] | None = None) -> dict[str, Any]:
+        """Agreement with the ground-truth ``signal`` on ``n`` windows held out from the
+        ``labelled`` segments (:func:`robopref.rewards.evaluation.heldout_segments`)."""
+        return evaluate_reward(model, pool, datasets, length, rng, n, signal, labelled)
 
     def predict_dataset(self, model: TrajectoryRewardModel, ds: Dataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per-step (mean, std) for every demo of ``ds``; the mean is μ − κσ when κ > 0."""

@@ -23,6 +23,7 @@ from omegaconf import MISSING, DictConfig
 
 from robopref.config import StageConfig, register_schema
 from robopref.data.pool import DatasetPool
+from robopref.data.sampling import held_out_demos
 from robopref.prefs import PreferenceStore
 from robopref.rewards import RewardConfig, TrajectoryRewardModel, fit_from_store
 from robopref.teachers import label_queries, make_teacher, query_returns
@@ -47,6 +48,7 @@ class LabelConfig(StageConfig):
     signal: str = "pref_score"  # ground truth the teacher reads: pref_score | task_reward | rewards
     reward_checkpoint: Optional[str] = None  # ensemble for model-based selection
     oversample: int = 10
+    holdout: float = 0.0  # fraction of each dataset's episodes never queried (the same ones every run), for scoring rewards on unseen episodes
     teacher_params: dict = field(default_factory=dict)  # e.g. {eps_mistake: 0.2, beta: 2.0}
 
 
@@ -75,15 +77,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     pool = DatasetPool()
     for d in datasets:
         pool.get(d)  # validate every dataset up front
+    if not 0.0 <= cfg.holdout < 1.0:
+        raise ValueError(f"holdout={cfg.holdout}: expected the fraction of episodes never queried, in [0, 1)")
     k = {"pair": 2, "triplet": 3}.get(cfg.kind)
     if k is None:
         raise ValueError(f"kind={cfg.kind!r}: expected 'pair' or 'triplet'")
     teacher = None if cfg.teacher == "none" else make_teacher(cfg.teacher, **dict(cfg.teacher_params))
     with PreferenceStore(cfg.store) as store:
         model = _selection_model(cfg, store, pool)
-        picked = choose_queries(pool, datasets, cfg.queries, cfg.segment_length, cfg.selection, rng, model, k, cfg.oversample)
+        picked = choose_queries(pool, datasets, cfg.queries, cfg.segment_length, cfg.selection, rng, model, k, cfg.oversample, cfg.holdout)
         ids = store.add_queries(picked, origin=cfg.selection, meta={"segment_length": cfg.segment_length})
         summary: dict[str, Any] = {"store": str(Path(cfg.store).resolve()), "queries_added": len(ids), "selection": cfg.selection}
+        if cfg.holdout > 0:
+            summary["held_out_episodes"] = {d: len(held_out_demos(pool.get(d), cfg.holdout)) for d in datasets}
         if teacher is not None:
             queries = [store.query(i) for i in ids]
             label_ids = label_queries(teacher, store, pool, queries, rng, cfg.signal)

@@ -63,7 +63,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or datasets_of(comparisons))
     metrics: dict[str, Any] = {"comparisons": len(comparisons), "history": asdict(history), "checkpoint": str(ckpt)}
     if all(pool.get(d).has(pool.get(d).demos[0], f"infos/{cfg.eval_signal}") for d in datasets):
-        metrics["heldout"] = recipe.evaluate(model, pool, datasets, cfg.eval_length, rng, cfg.eval_segments, cfg.eval_signal)
+        labelled = [s for c in comparisons for s in (c.first, c.second)]
+        metrics["heldout"] = recipe.evaluate(model, pool, datasets, cfg.eval_length, rng, cfg.eval_segments, cfg.eval_signal, labelled)
     if cfg.relabel:
         metrics["relabeled"] = []
         for d in datasets:

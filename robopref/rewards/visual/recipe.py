@@ -19,6 +19,7 @@ import torch
 from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
 from robopref.data.sampling import sample_pairs, whole_episodes
+from robopref.data.segments import SegmentRef
 from robopref.eval.preference_metrics import preference_accuracy, return_correlations
 from robopref.prefs import PreferenceStore
 from robopref.rewards.preferences import Comparison, datasets_of
@@ -94,11 +95,13 @@ class VisualRewardRecipe:
         return build_encoder(self.encoder_cfg, self.pretrain_cfg, pool, datasets, seed, self.init_encoder, self.pretrain_videos, self.camera)
 
     def evaluate(self, model: VisualRewardModel, pool: DatasetPool, datasets: Sequence[str], length: int,
-                 rng: np.random.Generator, n: int, signal: str) -> dict[str, Any]:
+                 rng: np.random.Generator, n: int, signal: str, labelled: Sequence[SegmentRef] | None = None) -> dict[str, Any]:
         """Spearman/Pearson of learned vs true return over held-out whole episodes (at most
         ``n``), and accuracy on ``n`` held-out triplets ranked by the ground truth (the
-        pairs each ranking implies). ``length`` is unused: visual rewards score whole episodes."""
-        episodes = heldout_episodes(pool, datasets, model.meta.get("train_episodes", []))
+        pairs each ranking implies). Held out: episodes neither the model's training meta
+        nor a ``labelled`` segment touches. ``length`` is unused: visual rewards score whole episodes."""
+        train = [tuple(e) for e in model.meta.get("train_episodes", [])] + episodes_of(labelled or [])
+        episodes = heldout_episodes(pool, datasets, train)
         if len(episodes) < 3:
             episodes = [r for d in datasets for r in whole_episodes(pool.get(d))]  # nothing held out: say so below
             heldout = False
