@@ -210,7 +210,7 @@ def quality(args: argparse.Namespace, task: str, train_embodiment: str = "grippe
         for part, eps in (("labelled", train), ("heldout", heldout)):
             emit({"bench": "data", "task": task, "data": data, "part": part, "embodiment": eval_embodiment if part == "heldout" and eval_embodiment
                   else train_embodiment, **design_stats(pool, eps)})
-    for seed in range(args.seeds):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         with tempfile.TemporaryDirectory() as tmp_s:
             tmp = Path(tmp_s)
             for n in args.triplets:
@@ -313,6 +313,7 @@ def main() -> None:
     p.add_argument("--tasks", nargs="+", default=["avoid", "group"])
     p.add_argument("--triplets", nargs="+", type=int, default=[10, 30])
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--seed-start", type=int, default=0, help="first seed (more seeds for an earlier run: seeds seed-start .. seed-start+seeds-1)")
     p.add_argument("--data", choices=sorted(DATA_DESIGNS), default="mixed",
                    help="mixed: each expert at collect's quality=mixed noise levels (default); noise05: each at noise 0.5 (sessions 1-6)")
     p.add_argument("--train", type=int, default=25, help="episodes per dataset that labels may come from")
