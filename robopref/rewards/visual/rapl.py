@@ -28,9 +28,12 @@ ANCHORS = ("winner", "references")
 class AlignConfig:
     """Alignment settings. ``temperature`` τ scales the OT scores (cosine costs lie in
     [0, 2], so score differences are small); ``epochs`` passes over the triplets. The
-    default τ = 1 keeps the softmax far from saturation: with τ = 0.05 the 30 training
-    triplets were fit perfectly within a few epochs and held-out Spearman on push2d
-    avoid was 0.29 (mean of 2 seeds), with τ = 1 to 2 it was 0.45–0.47.
+    default τ = 0.25: on push2d data of mixed quality (avoid and group, 10 and 30
+    triplets, 12 seeds) it raised held-out Spearman over τ = 1 by 0.005–0.036 in every
+    cell, and on Meta-World reach from 0.84–0.86 to 0.89 (docs/benchmarks-visual.md,
+    session 21). Much smaller is worse: in session 4 (one reference video) τ = 0.05 fit
+    the 30 training triplets perfectly within a few epochs, held-out Spearman 0.29 on
+    push2d avoid against 0.45 with τ = 1.
     ``anchor``: what the OT scores are measured against. ``winner`` (the paper): each
     triplet's preferred video, and the loss ranks its second choice above its third.
     ``references``: the reward's own reference videos (mean score over them), and the
@@ -49,7 +52,7 @@ class AlignConfig:
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    temperature: float = 1.0
+    temperature: float = 0.25
     eps: float = 0.05
     sinkhorn_iters: int = 50
     anchor: str = "winner"

@@ -71,10 +71,10 @@ def test_invalid_rapl_options_are_clear(kwargs, match):
         RaplRecipe(**kwargs)
 
 
-def test_defaults_average_twenty_references_at_temperature_one():
+def test_defaults_average_twenty_references_at_temperature_a_quarter():
     rec = RaplRecipe()
     assert rec.references == 20 and rec.reference_mode == "mean"
-    assert rec.align_cfg.temperature == 1.0 and rec.align_cfg.anchor == "winner"
+    assert rec.align_cfg.temperature == 0.25 and rec.align_cfg.anchor == "winner"
 
 
 def test_length_weighted_alignment_compares_returns_not_length_free_scores():
