@@ -15,13 +15,13 @@ def test_collect_label_reward_relabel(tmp_path):
     store = tmp_path / "p.sqlite"
     out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "holdout=1.5", cwd=tmp_path)
     assert out.returncode != 0 and "holdout=1.5: expected the fraction of episodes never queried, in [0, 1)" in out.stderr
-    # holdout=0.2: 4 of the 20 episodes are never queried, by either label run; the reward is scored on them
-    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "teacher=mistake", "queries=60", "segment_length=10", "holdout=0.2", cwd=tmp_path)
+    # holdout=0.25: 5 of the 20 episodes are never queried, by either label run; the reward is scored on them
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "teacher=mistake", "queries=60", "segment_length=10", "holdout=0.25", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout[out.stdout.index("{"):])
     assert summary["labels_added"] == 60 and 0.7 < summary["agreement_with_oracle"] <= 1.0
-    assert summary["held_out_episodes"] == {str(data): 4}
-    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "queries=20", "segment_length=10", "selection=disagreement", "holdout=0.2", cwd=tmp_path)
+    assert summary["held_out_episodes"] == {str(data): 5}
+    out = robopref("label", LINE[0], f"dataset={data}", f"store={store}", "queries=20", "segment_length=10", "selection=disagreement", "holdout=0.25", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     with PreferenceStore(store, readonly=True) as s:
         assert s.count_labels() == 80 and len(s.queries(origin="disagreement")) == 20

@@ -18,7 +18,7 @@ from robopref.teachers.returns import segment_returns
 
 log = logging.getLogger(__name__)
 
-MIN_HELDOUT_EPISODES = 3  # fewer untouched episodes than this: hold out windows instead
+MIN_HELDOUT_EPISODES = 5  # held-out segments must come from at least this many episodes (fewer: a ranking within a few episodes)
 MIN_HELDOUT_WINDOWS = 50  # fewer disjoint windows than this: evaluate in-sample, and say so
 CANDIDATES_PER_SEGMENT = 20  # windows drawn per wanted one when looking for label-free windows
 
@@ -30,9 +30,12 @@ def heldout_segments(pool: DatasetPool, datasets: Sequence[str], length: int, n:
 
     ``"episodes"``: from episodes no labelled segment touches (at least
     ``MIN_HELDOUT_EPISODES`` of them); ``"windows"``: windows that share no step with any
-    labelled segment (labels usually cover every episode; such windows lean towards the
-    parts of episodes the labels covered least); ``"none"``: the labels cover (nearly)
-    every window, so the windows are random and the score is in-sample; ``"unknown"``:
+    labelled segment, at least ``MIN_HELDOUT_WINDOWS`` of them over at least
+    ``MIN_HELDOUT_EPISODES`` episodes (labels usually cover every episode; such windows
+    lean towards the parts of episodes the labels covered least); ``"none"``: the labels
+    cover (nearly) every window, so the windows are random and the score is in-sample
+    (a score over the windows of one or two episodes would rank within them, not say how
+    well the reward ranks the data); ``"unknown"``:
     ``labelled`` is None (the caller did not say what the reward was trained on), random windows.
     """
     if labelled is None:
@@ -50,11 +53,11 @@ def heldout_segments(pool: DatasetPool, datasets: Sequence[str], length: int, n:
     for s in labelled:
         spans[(s.dataset, s.demo)].append((s.start, s.start + s.length))
     disjoint = [s for s in candidates if all(s.start + s.length <= a or b <= s.start for a, b in spans.get((s.dataset, s.demo), ()))]
-    if len(disjoint) >= min(n, MIN_HELDOUT_WINDOWS):
+    if len(disjoint) >= min(n, MIN_HELDOUT_WINDOWS) and len({(s.dataset, s.demo) for s in disjoint}) >= MIN_HELDOUT_EPISODES:
         return [disjoint[i] for i in sorted(rng.permutation(len(disjoint))[:n])], "windows"
-    log.warning("the labels cover nearly every %d-step window of %s (%d of %d random windows are label-free): the reward is "
-                "scored in-sample; label part of the data only, or pass dataset= with episodes no label touched", length,
-                list(datasets), len(disjoint), len(candidates))
+    log.warning("the labels cover nearly every %d-step window of %s (%d of %d random windows are label-free, from %d episodes): "
+                "the reward is scored in-sample; label part of the data only (label holdout=), or pass dataset= with episodes no "
+                "label touched", length, list(datasets), len(disjoint), len(candidates), len({(s.dataset, s.demo) for s in disjoint}))
     return [candidates[i] for i in sorted(rng.permutation(len(candidates))[:n])], "none"
 
 

@@ -32,10 +32,10 @@ def overlaps(s: SegmentRef, labelled: list[SegmentRef]) -> bool:
 
 def test_untouched_episodes_are_preferred(pool, line_dataset):
     names = demos(pool, line_dataset)
-    labelled = [SegmentRef(line_dataset, d, 0, LENGTH) for d in names[:-4]]  # 4 episodes no label touches
+    labelled = [SegmentRef(line_dataset, d, 0, LENGTH) for d in names[:-6]]  # 6 episodes no label touches
     segs, split = heldout_segments(pool, [line_dataset], LENGTH, 100, np.random.default_rng(0), labelled)
     assert split == "episodes" and segs
-    assert {s.demo for s in segs} <= set(names[-4:])
+    assert {s.demo for s in segs} <= set(names[-6:])
 
 
 def test_windows_disjoint_from_every_label_when_all_episodes_are_touched(pool, line_dataset):
@@ -54,6 +54,14 @@ def test_in_sample_when_labels_cover_every_window(pool, line_dataset, caplog):
         segs, split = heldout_segments(pool, [line_dataset], LENGTH, 100, np.random.default_rng(0), labelled)
     assert split == "none" and len(segs) == 100
     assert "in-sample" in caplog.text and line_dataset in caplog.text
+
+
+def test_in_sample_when_the_label_free_windows_lie_in_a_few_episodes(pool, line_dataset):
+    names = demos(pool, line_dataset)
+    n = pool.get(line_dataset).num_samples(names[0])
+    labelled = [SegmentRef(line_dataset, d, 0, n) for d in names[2:]]  # whole episodes: only 2 untouched
+    segs, split = heldout_segments(pool, [line_dataset], LENGTH, 100, np.random.default_rng(0), labelled)
+    assert split == "none" and {s.demo for s in segs} - set(names[:2])  # random windows of the whole data
 
 
 def test_evaluate_reward_reports_the_split(tmp_path, pool, line_dataset):
