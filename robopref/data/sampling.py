@@ -54,6 +54,13 @@ def sample_pairs(segments: Sequence[SegmentRef], n: int, rng: np.random.Generato
     return [tuple(segments[i] for i in rng.choice(len(segments), size=k, replace=False)) for _ in range(n)]
 
 
+def check_holdout(fraction: float) -> float:
+    """``fraction`` if it is a valid ``holdout`` (share of episodes never queried), else a clear error."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"holdout={fraction}: expected the fraction of episodes never queried, in [0, 1)")
+    return fraction
+
+
 def held_out_demos(dataset: Dataset, fraction: float) -> list[str]:
     """The ⌈``fraction`` × episodes⌉ demos of ``dataset`` kept away from labelling, so that a
     reward can be scored on episodes no label saw (``robopref label holdout=``).
@@ -62,8 +69,6 @@ def held_out_demos(dataset: Dataset, fraction: float) -> list[str]:
     demos' order, so every ``label`` run on the dataset keeps the same ones out, and it
     does not follow the order episodes were collected in (``quality=mixed`` collects by
     noise level)."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"holdout={fraction}: expected a fraction of episodes in [0, 1)")
     demos = list(dataset.demos)
-    count = int(np.ceil(fraction * len(demos)))
+    count = int(np.ceil(check_holdout(fraction) * len(demos)))
     return sorted(demos, key=lambda d: (zlib.crc32(d.encode()), d))[:count]

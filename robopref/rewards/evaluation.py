@@ -53,11 +53,12 @@ def heldout_segments(pool: DatasetPool, datasets: Sequence[str], length: int, n:
     for s in labelled:
         spans[(s.dataset, s.demo)].append((s.start, s.start + s.length))
     disjoint = [s for s in candidates if all(s.start + s.length <= a or b <= s.start for a, b in spans.get((s.dataset, s.demo), ()))]
-    if len(disjoint) >= min(n, MIN_HELDOUT_WINDOWS) and len({(s.dataset, s.demo) for s in disjoint}) >= MIN_HELDOUT_EPISODES:
+    episodes = len({(s.dataset, s.demo) for s in disjoint})
+    if len(disjoint) >= min(n, MIN_HELDOUT_WINDOWS) and episodes >= MIN_HELDOUT_EPISODES:
         return [disjoint[i] for i in sorted(rng.permutation(len(disjoint))[:n])], "windows"
     log.warning("the labels cover nearly every %d-step window of %s (%d of %d random windows are label-free, from %d episodes): "
                 "the reward is scored in-sample; label part of the data only (label holdout=), or pass dataset= with episodes no "
-                "label touched", length, list(datasets), len(disjoint), len(candidates), len({(s.dataset, s.demo) for s in disjoint}))
+                "label touched", length, list(datasets), len(disjoint), len(candidates), episodes)
     return [candidates[i] for i in sorted(rng.permutation(len(candidates))[:n])], "none"
 
 

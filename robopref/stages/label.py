@@ -23,7 +23,7 @@ from omegaconf import MISSING, DictConfig
 
 from robopref.config import StageConfig, register_schema
 from robopref.data.pool import DatasetPool
-from robopref.data.sampling import held_out_demos
+from robopref.data.sampling import check_holdout, held_out_demos
 from robopref.prefs import PreferenceStore
 from robopref.rewards import RewardConfig, TrajectoryRewardModel, fit_from_store
 from robopref.teachers import label_queries, make_teacher, query_returns
@@ -77,8 +77,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     pool = DatasetPool()
     for d in datasets:
         pool.get(d)  # validate every dataset up front
-    if not 0.0 <= cfg.holdout < 1.0:
-        raise ValueError(f"holdout={cfg.holdout}: expected the fraction of episodes never queried, in [0, 1)")
+    check_holdout(cfg.holdout)
     k = {"pair": 2, "triplet": 3}.get(cfg.kind)
     if k is None:
         raise ValueError(f"kind={cfg.kind!r}: expected 'pair' or 'triplet'")
