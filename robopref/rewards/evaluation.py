@@ -23,6 +23,12 @@ MIN_HELDOUT_WINDOWS = 50  # fewer disjoint windows than this: evaluate in-sample
 CANDIDATES_PER_SEGMENT = 20  # windows drawn per wanted one when looking for label-free windows
 
 
+def _distinct_windows(pool: DatasetPool, datasets: Sequence[str], length: int, per: int, rng: np.random.Generator,
+                      demos: dict[str, list[str]] | None = None) -> list[SegmentRef]:
+    """``per`` random windows drawn from each dataset (from its ``demos`` when given), repeats dropped."""
+    return list(dict.fromkeys(s for d in datasets for s in sample_segments(pool.get(d), length, per, rng, demos=None if demos is None else demos[d])))
+
+
 def heldout_segments(pool: DatasetPool, datasets: Sequence[str], length: int, n: int, rng: np.random.Generator,
                      labelled: Sequence[SegmentRef] | None) -> tuple[list[SegmentRef], str]:
     """Up to ``n`` distinct random windows of ``length`` steps that no label saw, and how
@@ -38,17 +44,15 @@ def heldout_segments(pool: DatasetPool, datasets: Sequence[str], length: int, n:
     well the reward ranks the data); ``"unknown"``:
     ``labelled`` is None (the caller did not say what the reward was trained on), random windows.
     """
+    per = max(2, n // len(datasets))
     if labelled is None:
-        segs = [s for d in datasets for s in sample_segments(pool.get(d), length, max(2, n // len(datasets)), rng)]
-        return list(dict.fromkeys(segs)), "unknown"
+        return _distinct_windows(pool, datasets, length, per, rng), "unknown"
     touched = {(s.dataset, s.demo) for s in labelled}
     free = {d: [e for e in pool.get(d).demos if (d, e) not in touched and pool.get(d).num_samples(e) >= length] for d in datasets}
     if sum(len(v) for v in free.values()) >= MIN_HELDOUT_EPISODES:
         use = [d for d in datasets if free[d]]
-        segs = [s for d in use for s in sample_segments(pool.get(d), length, max(2, n // len(use)), rng, demos=free[d])]
-        return list(dict.fromkeys(segs))[:n], "episodes"
-    per = max(2, n // len(datasets))
-    candidates = list(dict.fromkeys(s for d in datasets for s in sample_segments(pool.get(d), length, per * CANDIDATES_PER_SEGMENT, rng)))
+        return _distinct_windows(pool, use, length, max(2, n // len(use)), rng, free)[:n], "episodes"
+    candidates = _distinct_windows(pool, datasets, length, per * CANDIDATES_PER_SEGMENT, rng)
     spans: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for s in labelled:
         spans[(s.dataset, s.demo)].append((s.start, s.start + s.length))
