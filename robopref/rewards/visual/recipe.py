@@ -10,6 +10,7 @@ how the labels are spent, not about the backbone.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -22,6 +23,7 @@ from robopref.data.sampling import sample_pairs, whole_episodes
 from robopref.data.segments import SegmentRef
 from robopref.eval.preference_metrics import preference_accuracy, return_correlations
 from robopref.prefs import PreferenceStore
+from robopref.rewards.evaluation import MIN_HELDOUT_EPISODES
 from robopref.rewards.preferences import Comparison, datasets_of
 from robopref.rewards.visual.data import comparisons_with_frames, episodes_of, heldout_episodes, preferred_videos, ranked_triplets, unlabelled_videos
 from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
@@ -31,6 +33,8 @@ from robopref.rewards.visual.pretrain import PretrainConfig, pretrain_time_contr
 from robopref.rewards.visual.rapl import AlignConfig, align_encoder
 from robopref.rewards.visual.rlhf import BTConfig, train_bt_head
 from robopref.teachers.returns import segment_returns
+
+log = logging.getLogger(__name__)
 
 REFERENCE_MODES = ("best", "mean")
 
@@ -99,19 +103,22 @@ class VisualRewardRecipe:
         """Spearman/Pearson of learned vs true return over held-out whole episodes (at most
         ``n``), and accuracy on ``n`` held-out triplets ranked by the ground truth (the
         pairs each ranking implies). Held out: episodes neither the model's training meta
-        nor a ``labelled`` segment touches. ``length`` is unused: visual rewards score whole episodes."""
+        nor a ``labelled`` segment touches, at least ``MIN_HELDOUT_EPISODES`` of them as for
+        trajectory rewards (``split: episodes``); with fewer, every episode is scored and the
+        result says ``heldout: false, split: none``. ``length`` is unused: visual rewards
+        score whole episodes."""
         train = [tuple(e) for e in model.meta.get("train_episodes", [])] + episodes_of(labelled or [])
-        episodes = heldout_episodes(pool, datasets, train)
-        if len(episodes) < 3:
-            episodes = [r for d in datasets for r in whole_episodes(pool.get(d))]  # nothing held out: say so below
-            heldout = False
-        else:
-            heldout = True
+        episodes, split = heldout_episodes(pool, datasets, train), "episodes"
+        if len(episodes) < MIN_HELDOUT_EPISODES:  # a Spearman over one or two episodes says nothing: in-sample, and say so
+            log.warning("only %d episode(s) of %s were not used to fit the %s reward (at least %d needed): it is scored "
+                        "in-sample on all episodes; label part of the data only (label holdout=), or pass dataset= with "
+                        "episodes no label touched", len(episodes), list(datasets), self.kind, MIN_HELDOUT_EPISODES)
+            episodes, split = [r for d in datasets for r in whole_episodes(pool.get(d))], "none"
         if len(episodes) > n:
             episodes = [episodes[i] for i in sorted(rng.choice(len(episodes), n, replace=False))]
         pred = model.returns(pool, episodes)
         truth = segment_returns(pool, episodes, signal)
-        out: dict[str, Any] = {**return_correlations(pred, truth), "episodes": len(episodes), "heldout": heldout}
+        out: dict[str, Any] = {**return_correlations(pred, truth), "episodes": len(episodes), "heldout": split == "episodes", "split": split}
         index = {r: i for i, r in enumerate(episodes)}
         p, y = [], []
         for trip in sample_pairs(episodes, n, rng, k=3):
