@@ -151,9 +151,9 @@ def fit(recipe, store: PreferenceStore, pool: DatasetPool, seed: int):
     return model, hist, time.perf_counter() - t
 
 
-def pretrained(tmp: Path, pool: DatasetPool, store: PreferenceStore, seed: int, steps: int, kind: str) -> str:
+def pretrained(tmp: Path, pool: DatasetPool, store: PreferenceStore, seed: int, steps: int, encoder: dict[str, Any]) -> str:
     """Pre-train the shared encoder once (time-contrastive), saved as a visual reward file."""
-    rec = RaplRecipe(encoder={"kind": kind}, pretrain={"steps": steps}, align={"epochs": 0})
+    rec = RaplRecipe(encoder=encoder, pretrain={"steps": steps}, align={"epochs": 0})
     model, hist, secs = fit(rec, store, pool, seed)
     path = tmp / f"encoder_{seed}.pt"
     model.save(path)
@@ -187,9 +187,15 @@ def metaworld_data() -> list[str]:
     return [str(dst)]
 
 
+def encoder_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The shared encoder's config: its kind, and the head's size when given."""
+    return {"kind": args.encoder, **({"out_dim": args.out_dim} if args.out_dim else {})}
+
+
 def rapl_options(args: argparse.Namespace) -> dict[str, Any]:
     """RAPL recipe overrides given on the command line (none: the recipe's defaults)."""
-    return {k: v for k, v in (("references", args.rapl_references), ("reference_mode", args.reference_mode)) if v is not None}
+    return {k: v for k, v in (("references", args.rapl_references), ("reference_mode", args.reference_mode), ("eps", args.ot_eps),
+                              ("sinkhorn_iters", args.sinkhorn_iters)) if v is not None}
 
 
 def rapl_align(args: argparse.Namespace) -> dict[str, Any]:
@@ -216,8 +222,8 @@ def quality(args: argparse.Namespace, task: str, train_embodiment: str = "grippe
             for n in args.triplets:
                 trip = labelled_store(tmp / f"t{n}.sqlite", pool, train, n, 3, seed)
                 if n == args.triplets[0]:
-                    init = pretrained(tmp, pool, trip, seed, args.pretrain_steps, args.encoder)
-                common = {"encoder": {"kind": args.encoder}, "init_encoder": init, "frames": args.frames}
+                    init = pretrained(tmp, pool, trip, seed, args.pretrain_steps, encoder_config(args))
+                common = {"encoder": encoder_config(args), "init_encoder": init, "frames": args.frames}
                 row = {"bench": bench, "task": task, "data": data, "seed": seed, "triplets": n, "train_embodiment": train_embodiment,
                        "eval_embodiment": eval_embodiment or train_embodiment, "heldout_episodes": len(heldout)}
                 rapl = rapl_options(args)
@@ -323,10 +329,13 @@ def main() -> None:
     p.add_argument("--align-anchor", choices=["winner", "references"], default=None, help="default: the recipe's")
     p.add_argument("--align-length-weighted", action="store_true", help="RAPL: compare length-weighted OT scores (the returns) in the loss")
     p.add_argument("--align-l2sp", type=float, default=None, help="RAPL: L2-SP weight towards the pre-trained encoder (default: the recipe's, 0)")
+    p.add_argument("--ot-eps", type=float, default=None, help="RAPL: Sinkhorn ε in alignment and reward (default: the recipe's, 0.05)")
+    p.add_argument("--sinkhorn-iters", type=int, default=None, help="RAPL: Sinkhorn iterations (default: the recipe's, 50)")
     p.add_argument("--rapl-references", type=int, default=None, help="RAPL's reference videos (default: the recipe's)")
     p.add_argument("--reference-mode", choices=["best", "mean"], default=None, help="RAPL, and the speed bench (default: the recipe's / best)")
     p.add_argument("--frames", type=int, default=24)
     p.add_argument("--encoder", default="small_cnn")
+    p.add_argument("--out-dim", type=int, default=None, help="the encoder head's size (default: the encoder's, 32)")
     p.add_argument("--plot", default=None, help="folder for the OT-plan PNGs")
     p.add_argument("--rollouts", type=int, default=1000)
     p.add_argument("--references", type=int, default=30)
