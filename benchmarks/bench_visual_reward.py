@@ -201,7 +201,8 @@ def rapl_options(args: argparse.Namespace) -> dict[str, Any]:
 def rapl_align(args: argparse.Namespace) -> dict[str, Any]:
     """RAPL alignment overrides given on the command line (none: the recipe's defaults)."""
     return {k: v for k, v in (("temperature", args.align_temperature), ("anchor", args.align_anchor),
-                              ("length_weighted", args.align_length_weighted or None), ("l2sp", args.align_l2sp)) if v is not None}
+                              ("length_weighted", args.align_length_weighted or None), ("l2sp", args.align_l2sp),
+                              ("trainable", args.align_trainable), ("lr", args.align_lr)) if v is not None}
 
 
 def quality(args: argparse.Namespace, task: str, train_embodiment: str = "gripper", eval_embodiment: str | None = None) -> None:
@@ -329,6 +330,8 @@ def main() -> None:
     p.add_argument("--align-anchor", choices=["winner", "references"], default=None, help="default: the recipe's")
     p.add_argument("--align-length-weighted", action="store_true", help="RAPL: compare length-weighted OT scores (the returns) in the loss")
     p.add_argument("--align-l2sp", type=float, default=None, help="RAPL: L2-SP weight towards the pre-trained encoder (default: the recipe's, 0)")
+    p.add_argument("--align-trainable", choices=["last", "projection"], default=None, help="RAPL: what alignment trains (default: the recipe's)")
+    p.add_argument("--align-lr", type=float, default=None, help="RAPL: alignment learning rate (default: the recipe's)")
     p.add_argument("--ot-eps", type=float, default=None, help="RAPL: Sinkhorn ε in alignment and reward (default: the recipe's, 0.05)")
     p.add_argument("--sinkhorn-iters", type=int, default=None, help="RAPL: Sinkhorn iterations (default: the recipe's, 50)")
     p.add_argument("--rapl-references", type=int, default=None, help="RAPL's reference videos (default: the recipe's)")

@@ -2,15 +2,16 @@
 (ResNet-18 with GroupNorm/BatchNorm and torchvision weight loading, or the small CNN),
 the 32-dim linear head, frame preprocessing, and which parameters RAPL trains.
 
-RAPL fine-tunes only the last stage of the trunk and the head. Everything before the last
-stage is frozen, so :meth:`FrameEncoder.frozen` features are computed once per frame
-and training runs only :meth:`FrameEncoder.tail` on them: most of the cost of a step
-disappears, which is what makes alignment practical on two CPU cores.
+RAPL fine-tunes only the last stage of the trunk and the head (or, with
+``set_trainable("projection")``, only a linear map of the embedding). Everything before
+the trained part is frozen, so :meth:`FrameEncoder.frozen` features are computed once per
+frame and training runs only :meth:`FrameEncoder.tail` on them: most of the cost of a
+step disappears, which is what makes alignment practical on two CPU cores.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch.nn import functional as F
 
 from robopref.policies.vision import ResNet18Encoder, SmallCNNEncoder
 
+TRAINABLE = ("last", "projection")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -31,7 +33,8 @@ class EncoderConfig:
     ``kind``: ``small_cnn`` (fast) or ``resnet18``; ``weights``: a local torchvision-format
     ResNet-18 state dict (``resnet18`` only; None trains from scratch / self-supervised);
     ``image_size``: frames are resized to this square size; ``out_dim``: the head's size;
-    ``channels``: the small CNN's four conv widths. The small defaults (32×32 frames,
+    ``channels``: the small CNN's four conv widths; ``projection``: whether the encoder ends
+    in a learned linear map of its embedding (see :meth:`FrameEncoder.set_trainable`). The small defaults (32×32 frames,
     widths 32-64-64-64) are what makes scoring 1,000 rollouts fast on two CPU cores.
     """
 
@@ -41,6 +44,7 @@ class EncoderConfig:
     weights: str | None = None
     image_size: int = 32
     channels: tuple[int, ...] = (32, 64, 64, 64)
+    projection: bool = False  # an out_dim × out_dim linear map after the head (RAPL's align.trainable=projection adds it)
 
 
 class FrameEncoder(nn.Module):
@@ -48,7 +52,7 @@ class FrameEncoder(nn.Module):
 
     def __init__(self, cfg: EncoderConfig) -> None:
         super().__init__()
-        self.cfg = cfg
+        self.cfg = replace(cfg)  # its own copy: adding a projection must not change the caller's config
         if cfg.kind == "resnet18":
             net = ResNet18Encoder(out_dim=cfg.out_dim, norm=cfg.norm, weights=cfg.weights)  # type: ignore[arg-type]
             b = net.backbone
@@ -65,6 +69,10 @@ class FrameEncoder(nn.Module):
             self.head = net.head
         else:
             raise ValueError(f"encoder kind {cfg.kind!r}: expected 'small_cnn' or 'resnet18'")
+        self.projection: nn.Linear | None = None
+        if cfg.projection:
+            self._add_projection()
+        self.trainable = "last"
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -85,17 +93,48 @@ class FrameEncoder(nn.Module):
                 x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         return (x - self.mean) / self.std
 
-    def tail(self, front_feats: torch.Tensor) -> torch.Tensor:
-        """The trainable part: last stage + head, on outputs of :attr:`front`."""
-        return self.head(self.last(front_feats))
+    def _add_projection(self) -> None:
+        self.projection = nn.Linear(self.cfg.out_dim, self.cfg.out_dim, bias=False)
+        nn.init.eye_(self.projection.weight)  # starts as the identity: the same embedding as without it
+        self.cfg.projection = True
+
+    def set_trainable(self, part: str) -> None:
+        """Which part RAPL trains: ``last`` (the last stage, the head and the projection if
+        there is one; the paper) or ``projection`` (only a linear map of the embedding,
+        added as the identity if the encoder has none: a learned metric for the OT cost on
+        an otherwise frozen encoder). :meth:`frozen`, :meth:`tail` and
+        :meth:`trainable_parameters` follow it."""
+        if part not in TRAINABLE:
+            raise ValueError(f"trainable part {part!r}: expected one of {TRAINABLE}")
+        if part == "projection" and self.projection is None:
+            self._add_projection()
+        self.trainable = part
+
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen part of the network on preprocessed frames."""
+        x = self.front(x)
+        return self.head(self.last(x)) if self.trainable == "projection" else x
+
+    def tail(self, feats: torch.Tensor) -> torch.Tensor:
+        """The trainable part, on outputs of :meth:`frozen`: last stage, head and projection
+        (``trainable == "last"``), or the projection alone."""
+        if self.trainable != "projection":
+            feats = self.head(self.last(feats))
+        return feats if self.projection is None else self.projection(feats)
+
+    def tail_modules(self) -> list[nn.Module]:
+        """The modules :meth:`tail` trains (put in train mode while RAPL aligns)."""
+        if self.trainable == "projection":
+            return [self.projection]  # type: ignore[list-item]
+        return [m for m in (self.last, self.head, self.projection) if m is not None]
 
     def forward(self, frames: torch.Tensor | np.ndarray) -> torch.Tensor:
-        return self.tail(self.front(self.preprocess(frames)))
+        return self.tail(self._stem(self.preprocess(frames)))
 
     @torch.no_grad()
     def frozen(self, frames: torch.Tensor | np.ndarray, batch_size: int = 512) -> torch.Tensor:
-        """Front features of many frames, in batches, without gradients."""
-        return torch.cat([self.front(self.preprocess(frames[i : i + batch_size])) for i in range(0, len(frames), batch_size)])
+        """Features of many frames before the trainable part, in batches, without gradients."""
+        return torch.cat([self._stem(self.preprocess(frames[i : i + batch_size])) for i in range(0, len(frames), batch_size)])
 
     @torch.no_grad()
     def encode(self, frames: torch.Tensor | np.ndarray, batch_size: int = 512) -> torch.Tensor:
@@ -103,12 +142,13 @@ class FrameEncoder(nn.Module):
         return torch.cat([self(frames[i : i + batch_size]) for i in range(0, len(frames), batch_size)])
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
-        """What RAPL aligns: the last stage and the head."""
-        yield from self.last.parameters()
-        yield from self.head.parameters()
+        """What RAPL aligns: the modules of :meth:`tail_modules`."""
+        for m in self.tail_modules():
+            yield from m.parameters()
 
     def freeze_front(self) -> None:
-        """Freeze everything but the last stage and the head (and put the front in eval mode)."""
-        for p in self.front.parameters():
-            p.requires_grad_(False)
-        self.front.eval()
+        """Freeze everything but :meth:`tail_modules` (and put the frozen part in eval mode)."""
+        trained = {id(p) for p in self.trainable_parameters()}
+        for p in self.parameters():
+            p.requires_grad_(id(p) in trained)
+        self.eval()

@@ -5,7 +5,7 @@ the encoder should make the person's second choice closer to it, in optimal-tran
 terms, than the third: P(o_i ≻ o_j) = softmax(s(o⁺, o_i)/τ, s(o⁺, o_j)/τ) with
 s(a, b) = −⟨P*, C⟩ (cosine cost, Sinkhorn plan). The cross-entropy of that probability is
 minimised through the differentiable Sinkhorn, training only the last stage and the head
-(Tian et al. 2024). Each video is subsampled to a fixed number of frames, and the frozen
+(Tian et al. 2024), or only a linear map of the embedding (``AlignConfig.trainable``). Each video is subsampled to a fixed number of frames, and the frozen
 front of the encoder runs once per frame before training.
 """
 
@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from robopref.rewards.visual.encoders import FrameEncoder
+from robopref.rewards.visual.encoders import TRAINABLE, FrameEncoder
 from robopref.rewards.visual.sinkhorn import ot_score
 
 
 ANCHORS = ("winner", "references")
+DEFAULT_LR = {"last": 1e-3, "projection": 1e-2}  # align.lr when not given, by align.trainable (docs/benchmarks-visual.md, session 22)
 
 
 @dataclass
@@ -43,6 +44,11 @@ class AlignConfig:
     the mean length of the training videos, i.e. compare the returns the reward gives
     (per-step rewards summed over the episode, see ``VisualRewardModel``) rather than the
     length-free OT scores of the frame subsamples; off is the paper's loss.
+    ``trainable``: what the alignment trains. ``last`` (the paper): the encoder's last
+    stage and head. ``projection``: only a d × d linear map of the frozen embedding,
+    starting as the identity, i.e. a learned metric for the OT cost; far fewer parameters
+    for a few triplets to move (docs/benchmarks-visual.md, session 22). ``lr`` left
+    unset is 1e-3 for ``last`` and 1e-2 for ``projection``.
     ``l2sp``: weight λ of an L2-SP penalty λ/2·‖θ − θ₀‖² that pulls the trained weights
     towards the starting (pre-trained) ones (Li et al. 2018), so that a few triplets
     do not erase what the encoder already knew about the task; 0 (default) is off. The
@@ -50,7 +56,7 @@ class AlignConfig:
 
     epochs: int = 20
     batch_size: int = 16
-    lr: float = 1e-3
+    lr: float | None = None
     weight_decay: float = 1e-4
     temperature: float = 0.25
     eps: float = 0.05
@@ -58,8 +64,16 @@ class AlignConfig:
     anchor: str = "winner"
     length_weighted: bool = False
     l2sp: float = 0.0
+    trainable: str = "last"
 
     def __post_init__(self) -> None:
+        if self.lr is None:  # a linear map of a frozen embedding needs larger steps than the network's last stage
+            self.lr = DEFAULT_LR.get(self.trainable, DEFAULT_LR["last"])
+        if not self.lr > 0:
+            raise ValueError(f"reward.align.lr={self.lr}: must be > 0")
+        if self.trainable not in TRAINABLE:
+            raise ValueError(f"reward.align.trainable={self.trainable!r}: expected one of {TRAINABLE} (last: the encoder's "
+                             "last stage and head, as in the paper; projection: only a linear map of the frozen embedding)")
         if not self.l2sp >= 0:
             raise ValueError(f"reward.align.l2sp={self.l2sp}: must be >= 0")
         if self.anchor not in ANCHORS:
@@ -124,7 +138,8 @@ def length_weights(lengths: np.ndarray | None, shape: tuple[int, int], cfg: Alig
 
 def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, seed: int = 0, progress: bool = False,
                   references: np.ndarray | None = None, lengths: np.ndarray | None = None) -> AlignHistory:
-    """Train ``encoder``'s last stage and head on ranked triplets.
+    """Train the part of ``encoder`` that ``cfg.trainable`` names (the last stage and the head
+    by default) on ranked triplets.
 
     Args:
         videos: uint8 (Q, 3, F, H, W, 3): each triplet's videos, best first.
@@ -138,6 +153,7 @@ def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, s
         raise ValueError("align.anchor=references needs the reference videos, shape (R, frames, H, W, 3)")
     weights = length_weights(lengths, videos.shape[:2], cfg)
     Q, _, Fr = videos.shape[:3]
+    encoder.set_trainable(cfg.trainable)
     encoder.freeze_front()
     front = encoder.frozen(videos.reshape(Q * 3 * Fr, *videos.shape[3:]))
     front = front.view(Q, 3, Fr, *front.shape[1:])
@@ -150,8 +166,8 @@ def align_encoder(encoder: FrameEncoder, videos: np.ndarray, cfg: AlignConfig, s
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(seed)
     hist = AlignHistory()
-    encoder.last.train()
-    encoder.head.train()
+    for module in encoder.tail_modules():
+        module.train()
     target = torch.zeros(Q, dtype=torch.long)
     for epoch in range(cfg.epochs):
         order = torch.randperm(Q, generator=gen)
