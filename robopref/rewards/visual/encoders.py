@@ -34,8 +34,9 @@ class EncoderConfig:
     ResNet-18 state dict (``resnet18`` only; None trains from scratch / self-supervised);
     ``image_size``: frames are resized to this square size; ``out_dim``: the head's size;
     ``channels``: the small CNN's four conv widths; ``projection``: whether the encoder ends
-    in a learned linear map of its embedding (see :meth:`FrameEncoder.set_trainable`). The small defaults (32×32 frames,
-    widths 32-64-64-64) are what makes scoring 1,000 rollouts fast on two CPU cores.
+    in a learned linear map of its embedding (see :meth:`FrameEncoder.set_trainable`). The
+    small defaults (32×32 frames, widths 32-64-64-64) are what makes scoring 1,000 rollouts
+    fast on two CPU cores.
     """
 
     kind: str = "small_cnn"

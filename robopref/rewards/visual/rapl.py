@@ -5,8 +5,9 @@ the encoder should make the person's second choice closer to it, in optimal-tran
 terms, than the third: P(o_i ≻ o_j) = softmax(s(o⁺, o_i)/τ, s(o⁺, o_j)/τ) with
 s(a, b) = −⟨P*, C⟩ (cosine cost, Sinkhorn plan). The cross-entropy of that probability is
 minimised through the differentiable Sinkhorn, training only the last stage and the head
-(Tian et al. 2024), or only a linear map of the embedding (``AlignConfig.trainable``). Each video is subsampled to a fixed number of frames, and the frozen
-front of the encoder runs once per frame before training.
+(Tian et al. 2024), or only a linear map of the embedding (``AlignConfig.trainable``).
+Each video is subsampled to a fixed number of frames, and the frozen part of the encoder
+runs once per frame before training.
 """
 
 from __future__ import annotations
