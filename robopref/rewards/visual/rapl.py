@@ -68,13 +68,13 @@ class AlignConfig:
     trainable: str = "last"
 
     def __post_init__(self) -> None:
-        if self.lr is None:  # a linear map of a frozen embedding needs larger steps than the network's last stage
-            self.lr = DEFAULT_LR.get(self.trainable, DEFAULT_LR["last"])
-        if not self.lr > 0:
-            raise ValueError(f"reward.align.lr={self.lr}: must be > 0")
         if self.trainable not in TRAINABLE:
             raise ValueError(f"reward.align.trainable={self.trainable!r}: expected one of {TRAINABLE} (last: the encoder's "
                              "last stage and head, as in the paper; projection: only a linear map of the frozen embedding)")
+        if self.lr is None:  # a linear map of a frozen embedding needs larger steps than the network's last stage
+            self.lr = DEFAULT_LR[self.trainable]
+        if not self.lr > 0:
+            raise ValueError(f"reward.align.lr={self.lr}: must be > 0")
         if not self.l2sp >= 0:
             raise ValueError(f"reward.align.l2sp={self.l2sp}: must be >= 0")
         if self.anchor not in ANCHORS:
