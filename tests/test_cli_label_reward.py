@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from omegaconf import OmegaConf
+
 from robopref.data import Dataset
 from robopref.prefs import PreferenceStore
+from robopref.stages import label
 from tests.test_cli import LINE, robopref
 
 
@@ -25,6 +29,11 @@ def test_collect_label_reward_relabel(tmp_path):
     assert out.returncode == 0, out.stderr
     with PreferenceStore(store, readonly=True) as s:
         assert s.count_labels() == 80 and len(s.queries(origin="disagreement")) == 20
+    (tmp_path / "bad").mkdir()  # its own run directory, apart from the good run's below
+    out = robopref("reward", LINE[0], f"store={store}", "reward=bt", "sources=[human]", cwd=tmp_path / "bad")
+    assert out.returncode != 0
+    assert f"preference store {store} has no usable labels with sources=['human']" in out.stderr
+    assert "effective labels by source: {'scripted': 80}" in out.stderr
     out = robopref("reward", LINE[0], f"store={store}", "reward=rrl", "reward.epochs=20", "reward.hidden=[32,32]",
                    "relabel=true", "eval_length=10", "progress=false", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -42,3 +51,19 @@ def test_label_errors_are_clear(tmp_path):
     assert out.returncode != 0 and "missing.hdf5: file does not exist" in out.stderr
     out = robopref("reward", LINE[0], "reward.epochz=3", cwd=tmp_path)
     assert out.returncode != 0 and "epochz" in out.stderr
+
+
+def test_label_settings_are_checked_before_anything_is_written(tmp_path):
+    """A typo in selection or a non-positive count names the key and what it accepts, and
+    neither the dataset is read nor the store created."""
+    base = OmegaConf.structured(label.LabelConfig(dataset=str(tmp_path / "absent.hdf5"), store=str(tmp_path / "p.sqlite")))
+    cases = {"selection": ("entropi", r"selection='entropi': expected one of \['uniform', 'disagreement', 'entropy'\]"),
+             "queries": (0, "queries=0: expected an integer >= 1"),
+             "oversample": (0, "oversample=0: expected an integer >= 1"),
+             "segment_length": (-1, r"segment_length=-1: expected an integer >= 0 \(0 means whole episodes\)"),
+             "kind": ("quad", "kind='quad': expected 'pair' or 'triplet'")}
+    for key, (value, message) in cases.items():
+        cfg = OmegaConf.merge(base, {key: value})
+        with pytest.raises(ValueError, match=message):
+            label.run(cfg)
+    assert not (tmp_path / "p.sqlite").exists()

@@ -104,3 +104,17 @@ class RewardConfig:
             raise ValueError(f"weight_decay={self.weight_decay}: expected >= 0")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction}: expected in [0, 1)")
+        if not self.lr > 0.0:
+            raise ValueError(f"reward lr={self.lr}: expected > 0")
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"reward {name}={getattr(self, name)}: expected >= 1")
+        if self.min_val < 0:
+            raise ValueError(f"reward min_val={self.min_val}: expected >= 0 comparisons")
+        if any(int(h) < 1 for h in self.hidden):
+            raise ValueError(f"reward hidden={list(self.hidden)}: expected layer widths >= 1 ([] is a linear reward)")
+        if self.kl_weight < 0.0 or not self.logvar_min < self.logvar_max:
+            raise ValueError(f"kl_weight={self.kl_weight}, logvar_min={self.logvar_min}, logvar_max={self.logvar_max}: "
+                             "expected kl_weight >= 0 and logvar_min < logvar_max")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"reward threads={self.threads}: expected >= 1, or null to keep torch's setting")

@@ -28,6 +28,7 @@ from robopref.prefs import PreferenceStore
 from robopref.rewards import RewardConfig, TrajectoryRewardModel, fit_from_store
 from robopref.teachers import label_queries, make_teacher, query_returns
 from robopref.teachers.queries import choose_queries
+from robopref.teachers.selection import SELECTION_RULES
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -70,17 +71,29 @@ def _selection_model(cfg: DictConfig, store: PreferenceStore, pool: DatasetPool)
     return model
 
 
+def _check_config(cfg: DictConfig) -> int:
+    """Reject bad label settings before anything is read or written; return the query size k."""
+    k = {"pair": 2, "triplet": 3}.get(cfg.kind)
+    if k is None:
+        raise ValueError(f"kind={cfg.kind!r}: expected 'pair' or 'triplet'")
+    if cfg.selection not in SELECTION_RULES:
+        raise ValueError(f"selection={cfg.selection!r}: expected one of {list(SELECTION_RULES)}")
+    for key, low in (("queries", 1), ("oversample", 1), ("segment_length", 0)):
+        if int(cfg[key]) < low:
+            raise ValueError(f"{key}={cfg[key]}: expected an integer >= {low}"
+                             + (" (0 means whole episodes)" if key == "segment_length" else ""))
+    return k
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Add ``cfg.queries`` queries and the teacher's labels; return a summary."""
     rng = seed_everything(cfg.seed)
     datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset)
+    k = _check_config(cfg)
+    check_holdout(cfg.holdout)
     pool = DatasetPool()
     for d in datasets:
         pool.get(d)  # validate every dataset up front
-    check_holdout(cfg.holdout)
-    k = {"pair": 2, "triplet": 3}.get(cfg.kind)
-    if k is None:
-        raise ValueError(f"kind={cfg.kind!r}: expected 'pair' or 'triplet'")
     teacher = None if cfg.teacher == "none" else make_teacher(cfg.teacher, **dict(cfg.teacher_params))
     with PreferenceStore(cfg.store) as store:
         model = _selection_model(cfg, store, pool)

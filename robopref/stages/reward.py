@@ -24,7 +24,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from robopref.config import StageConfig, register_schema
 from robopref.data.pool import DatasetPool
 from robopref.data.relabel import relabel_rewards
-from robopref.prefs import PreferenceStore
+from robopref.prefs import LABEL_SOURCES, PreferenceStore
 from robopref.rewards.preferences import comparisons_from_store, datasets_of
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
@@ -50,6 +50,15 @@ class RewardStageConfig(StageConfig):
 register_schema("reward", RewardStageConfig)
 
 
+def _no_labels_message(store: PreferenceStore, sources: list[str] | None) -> str:
+    """Why there is nothing to train on: the store, the ``sources`` filter and what the store holds."""
+    held = {s: n for s in LABEL_SOURCES if (n := store.count_labels(source=s))}
+    wanted = f"with sources={sources}" if sources else "at all"
+    return (f"preference store {store.path} has no usable labels {wanted} (skips and retracted labels do not count); "
+            f"effective labels by source: {held or 'none'}. Label some with `robopref label ...` or the labelling page"
+            + (", or change sources=" if sources else ""))
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train the configured reward on the store's labels; save, evaluate, relabel."""
     rng = seed_everything(cfg.seed)
@@ -57,7 +66,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     recipe = instantiate(cfg.reward, _convert_="all")
     pool = DatasetPool()
     with PreferenceStore(cfg.store, readonly=True) as store:
-        comparisons = recipe.usable_comparisons(pool, comparisons_from_store(store, list(cfg.sources) if cfg.sources else None))
+        sources = list(cfg.sources) if cfg.sources else None
+        comparisons = recipe.usable_comparisons(pool, comparisons_from_store(store, sources))
+        if not comparisons:
+            raise ValueError(_no_labels_message(store, sources))
         model, history = recipe.fit(store=store, comparisons=comparisons, pool=pool, seed=cfg.seed, progress=cfg.progress)
     ckpt = model.save(out / "reward.pt", extra={"store": str(cfg.store), "labels": len(comparisons)})
     datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or datasets_of(comparisons))

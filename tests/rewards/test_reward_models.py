@@ -127,6 +127,15 @@ def test_config_errors():
         TrajectoryRewardRecipe(kind="bt", trust={"enabled": True, "decay": 2.0})
     with pytest.raises(ValueError, match="trust start=0.5, end=0.9: expected 0 < end <= start"):
         TrustFilterConfig(start=0.5)
+    bad = {"lr": (-1.0, "reward lr=-1.0: expected > 0"), "epochs": (0, "reward epochs=0: expected >= 1"),
+           "batch_size": (0, "reward batch_size=0"), "patience": (0, "reward patience=0"),
+           "min_val": (-1, "reward min_val=-1"), "hidden": ([64, 0], r"reward hidden=\[64, 0\]: expected layer widths >= 1"),
+           "kl_weight": (-0.1, "kl_weight=-0.1"), "logvar_min": (5.0, "logvar_min=5.0, logvar_max=4.0"),
+           "threads": (0, "reward threads=0: expected >= 1")}
+    for key, (value, message) in bad.items():
+        with pytest.raises(ValueError, match=message):
+            RewardConfig(**{key: value})
+    assert RewardConfig(hidden=[]).hidden == []  # a linear reward is allowed
 
 
 def test_weight_decay_shrinks_the_reward_net_and_is_validated(tmp_path, line_dataset):

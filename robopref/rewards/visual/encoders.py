@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from robopref.policies.vision import ResNet18Encoder, SmallCNNEncoder
+from robopref.utils.checks import check_at_least
 
 TRAINABLE = ("last", "projection")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -47,6 +48,18 @@ class EncoderConfig:
     channels: tuple[int, ...] = (32, 64, 64, 64)
     projection: bool = False  # an out_dim × out_dim linear map after the head (RAPL's align.trainable=projection adds it)
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("small_cnn", "resnet18"):
+            raise ValueError(f"reward.encoder.kind={self.kind!r}: expected 'small_cnn' or 'resnet18'")
+        if self.kind == "small_cnn" and self.weights:
+            raise ValueError("reward.encoder.weights: the small_cnn has no pretrained weights; set weights to null or use kind=resnet18")
+        if self.norm not in ("group", "batch"):
+            raise ValueError(f"reward.encoder.norm={self.norm!r}: expected 'group' or 'batch' (the ResNet-18's normalisation; the small CNN always uses GroupNorm)")
+        check_at_least("reward.encoder", self, 1, "out_dim")
+        check_at_least("reward.encoder", self, 8, "image_size")
+        if not self.channels or any(int(c) < 1 for c in self.channels):
+            raise ValueError(f"reward.encoder.channels={list(self.channels)}: expected one or more conv widths >= 1")
+
 
 class FrameEncoder(nn.Module):
     """uint8 frames (N, H, W, 3) → features (N, out_dim), split into a frozen front and a trainable tail."""
@@ -60,16 +73,12 @@ class FrameEncoder(nn.Module):
             self.front = nn.Sequential(b.conv1, b.bn1, b.relu, b.maxpool, b.layer1, b.layer2, b.layer3)
             self.last = nn.Sequential(b.layer4, b.avgpool, nn.Flatten())
             self.head = net.head
-        elif cfg.kind == "small_cnn":
-            if cfg.weights:
-                raise ValueError("encoder kind small_cnn has no pretrained weights; set weights to null or use kind=resnet18")
+        else:  # small_cnn (EncoderConfig checks the kind; replace() above re-checks a changed config)
             net = SmallCNNEncoder(out_dim=cfg.out_dim, channels=tuple(cfg.channels))
             layers = list(net.trunk)  # [conv, norm, act] × 4, pool, flatten
             self.front = nn.Sequential(*layers[:-5])
             self.last = nn.Sequential(*layers[-5:])
             self.head = net.head
-        else:
-            raise ValueError(f"encoder kind {cfg.kind!r}: expected 'small_cnn' or 'resnet18'")
         self.projection: nn.Linear | None = None
         if cfg.projection:
             self._add_projection()

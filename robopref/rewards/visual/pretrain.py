@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 from robopref.rewards.visual.encoders import FrameEncoder
+from robopref.utils.checks import check_at_least, check_positive
 
 
 @dataclass
@@ -28,6 +29,11 @@ class PretrainConfig:
     window: int = 3
     temperature: float = 0.1
     lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        check_at_least("reward.pretrain", self, 0, "steps")
+        check_at_least("reward.pretrain", self, 1, "batch_size", "window")
+        check_positive("reward.pretrain", self, "temperature", "lr")
 
 
 def pretrain_time_contrastive(encoder: FrameEncoder, videos: Sequence[np.ndarray], cfg: PretrainConfig, seed: int = 0) -> list[float]:

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from robopref.rewards.visual.encoders import TRAINABLE, FrameEncoder
 from robopref.rewards.visual.sinkhorn import ot_score
+from robopref.utils.checks import check_at_least, check_positive
 
 
 ANCHORS = ("winner", "references")
@@ -82,6 +83,9 @@ class AlignConfig:
                              "preferred video, as in the paper; references: the reward's preferred reference videos)")
         if self.temperature <= 0:
             raise ValueError(f"reward.align.temperature={self.temperature}: must be > 0")
+        check_at_least("reward.align", self, 0, "epochs", "weight_decay")
+        check_at_least("reward.align", self, 1, "batch_size", "sinkhorn_iters")
+        check_positive("reward.align", self, "eps")
 
 
 @dataclass

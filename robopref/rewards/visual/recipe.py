@@ -33,6 +33,7 @@ from robopref.rewards.visual.pretrain import PretrainConfig, pretrain_time_contr
 from robopref.rewards.visual.rapl import AlignConfig, align_encoder
 from robopref.rewards.visual.rlhf import BTConfig, train_bt_head
 from robopref.teachers.returns import segment_returns
+from robopref.utils.checks import check_at_least, check_positive
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class VisualRewardRecipe:
         self.frames, self.eps, self.sinkhorn_iters = int(frames), float(eps), int(sinkhorn_iters)
         self.camera, self.init_encoder, self.pretrain_videos = camera, init_encoder, int(pretrain_videos)
         self.plot_ot_plan = bool(plot_ot_plan)
+        check_at_least("reward", self, 2, "frames")  # OT between videos of one frame each says nothing about timing
+        check_at_least("reward", self, 1, "sinkhorn_iters", "pretrain_videos")
+        check_positive("reward", self, "eps")
 
     def settings(self) -> dict[str, Any]:
         return {"eps": self.eps, "sinkhorn_iters": self.sinkhorn_iters, "frames": self.frames, "camera": self.camera, "per_frame_scale": True}

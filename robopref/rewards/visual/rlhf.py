@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from robopref.utils.checks import check_at_least, check_positive
+
 
 @dataclass
 class BTConfig:
@@ -24,6 +26,11 @@ class BTConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-3
     hidden: int = 64
+
+    def __post_init__(self) -> None:
+        check_at_least("reward.bt", self, 1, "epochs", "hidden")
+        check_at_least("reward.bt", self, 0, "weight_decay")
+        check_positive("reward.bt", self, "lr")
 
 
 @dataclass

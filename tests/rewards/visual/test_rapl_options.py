@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
 from robopref.rewards.visual.model import VisualRewardModel
 from robopref.rewards.visual.rapl import AlignConfig, align_encoder, plackett_luce_loss
-from robopref.rewards.visual.recipe import RaplRecipe
+from robopref.rewards.visual.recipe import RaplRecipe, RlhfVisualRecipe
 
 SETTINGS = {"eps": 0.05, "sinkhorn_iters": 50, "frames": 5}
 
@@ -64,11 +64,30 @@ def test_reference_anchored_alignment_trains_and_needs_references():
         ({"align": {"anchor": "best"}}, "align.anchor='best'"),
         ({"align": {"temperature": 0.0}}, "align.temperature=0.0"),
         ({"align": {"l2sp": -1.0}}, "align.l2sp=-1.0"),
+        ({"align": {"epochs": -1}}, r"reward.align.epochs=-1: expected >= 0"),
+        ({"align": {"batch_size": 0}}, r"reward.align.batch_size=0: expected >= 1"),
+        ({"align": {"eps": 0.0}}, r"reward.align.eps=0.0: expected > 0"),
+        ({"frames": 1}, r"reward.frames=1: expected >= 2"),
+        ({"eps": -0.1}, r"reward.eps=-0.1: expected > 0"),
+        ({"sinkhorn_iters": 0}, r"reward.sinkhorn_iters=0: expected >= 1"),
+        ({"pretrain": {"lr": 0.0}}, r"reward.pretrain.lr=0.0: expected > 0"),
+        ({"pretrain": {"window": 0}}, r"reward.pretrain.window=0: expected >= 1"),
+        ({"encoder": {"out_dim": 0}}, r"reward.encoder.out_dim=0: expected >= 1"),
+        ({"encoder": {"norm": "layer"}}, r"reward.encoder.norm='layer': expected 'group' or 'batch'"),
+        ({"encoder": {"kind": "resnet19"}}, r"reward.encoder.kind='resnet19'"),
+        ({"encoder": {"channels": []}}, r"reward.encoder.channels=\[\]"),
     ],
 )
 def test_invalid_rapl_options_are_clear(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RaplRecipe(**kwargs)
+
+
+@pytest.mark.parametrize("bt, match", [({"epochs": 0}, r"reward.bt.epochs=0: expected >= 1"), ({"lr": -1e-3}, r"reward.bt.lr=-0.001: expected > 0"),
+                                       ({"hidden": 0}, r"reward.bt.hidden=0: expected >= 1")])
+def test_invalid_rlhf_visual_options_are_clear(bt, match):
+    with pytest.raises(ValueError, match=match):
+        RlhfVisualRecipe(bt=bt)
 
 
 def test_defaults_average_twenty_references_at_temperature_a_quarter():
