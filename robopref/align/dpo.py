@@ -15,6 +15,7 @@ from robopref.align.chunks import ChunkPairs
 from robopref.align.dpo_loss import chunk_errors, dpo_loss, dpo_pair_delta
 from robopref.policies.diffusion_policy import DiffusionPolicy
 from robopref.utils.threads import torch_threads
+from robopref.utils.checks import check_at_least, check_positive
 
 
 @dataclass
@@ -31,6 +32,13 @@ class DPOConfig:
     grad_clip: float = 1.0
     seed: int = 0
     threads: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        check_positive("dpo", self, "lr", "grad_clip")
+        check_at_least("dpo", self, 0, "beta", "weight_decay", "bc_weight")  # β = 0: the DPO term has no gradient
+        check_at_least("dpo", self, 1, "epochs", "batch_pairs")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"dpo.threads={self.threads}: expected null or >= 1")
 
 
 @dataclass

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping, Optional
 
+BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")  # the noise schedules diffusers' DDPM and DDIM schedulers implement
+IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")  # robopref.policies.vision builds them
+
 
 @dataclass
 class DiffusionPolicyConfig:
@@ -57,6 +60,7 @@ class DiffusionPolicyConfig:
     ema_max_decay: float = 0.9999
 
     def __post_init__(self) -> None:
+        self._check_network()
         if self.prediction_type not in ("epsilon", "sample"):
             raise ValueError(f"prediction_type={self.prediction_type!r}: expected 'epsilon' or 'sample'")
         if not 0 < self.crop_ratio <= 1:
@@ -67,6 +71,27 @@ class DiffusionPolicyConfig:
         if self.objects_offset < 2 or self.object_size < 2:
             raise ValueError(f"objects_offset={self.objects_offset}, object_size={self.object_size}: expected both >= 2 "
                              "(the robot's x, y come before the slots; each slot starts with the object's x, y)")
+
+    def _check_network(self) -> None:
+        """The U-Net and noise schedule settings (each named as ``policy.<key>``)."""
+        if not self.down_dims or self.n_groups < 1 or any(d < 1 or d % self.n_groups for d in self.down_dims):
+            raise ValueError(f"policy.down_dims={list(self.down_dims)}, policy.n_groups={self.n_groups}: expected one or more "
+                             "widths, each a multiple of n_groups (GroupNorm splits every block's channels into n_groups)")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"policy.kernel_size={self.kernel_size}: expected an odd size >= 1 (the convolutions keep the horizon's length)")
+        if self.diffusion_step_embed_dim < 4 or self.diffusion_step_embed_dim % 2:
+            raise ValueError(f"policy.diffusion_step_embed_dim={self.diffusion_step_embed_dim}: expected an even size >= 4 (sine and cosine halves)")
+        if not 1 <= self.num_inference_steps <= self.num_train_timesteps:
+            raise ValueError(f"policy.num_inference_steps={self.num_inference_steps}, policy.num_train_timesteps={self.num_train_timesteps}: "
+                             "expected 1 <= num_inference_steps <= num_train_timesteps")
+        if self.beta_schedule not in BETA_SCHEDULES:
+            raise ValueError(f"policy.beta_schedule={self.beta_schedule!r}: expected one of {list(BETA_SCHEDULES)}")
+        if self.image_encoder not in IMAGE_ENCODERS or self.image_norm not in ("group", "batch") or self.image_feature_dim < 1:
+            raise ValueError(f"policy.image_encoder={self.image_encoder!r}, policy.image_norm={self.image_norm!r}, "
+                             f"policy.image_feature_dim={self.image_feature_dim}: expected an encoder in {list(IMAGE_ENCODERS)}, "
+                             "norm 'group' or 'batch' and a feature size >= 1")
+        if not self.ema_power > 0 or not 0 <= self.ema_max_decay < 1:
+            raise ValueError(f"policy.ema_power={self.ema_power}, policy.ema_max_decay={self.ema_max_decay}: expected power > 0 and decay in [0, 1)")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "DiffusionPolicyConfig":

@@ -37,6 +37,7 @@ from robopref.policies.normalizer import Normalizer
 from robopref.policies.rollout import DiffusionRolloutPolicy
 from robopref.policies.state_estimator import estimate_demos, pretrain_state_estimators
 from robopref.policies.warm_start import warm_start_model
+from robopref.utils.checks import check_at_least
 
 log = logging.getLogger(__name__)
 EVAL_SEED_BASE = 10_000_000  # eval episodes use seeds far from the collect stage's (seed * 100003 + i)
@@ -63,6 +64,18 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     torch_threads: Optional[int] = None  # intra-op threads (None: torch's default); 1 is faster on a busy shared CPU
+
+    def __post_init__(self) -> None:
+        check_at_least("", self, 1, "epochs", "batch_size", "eval_episodes", "topk")
+        check_at_least("", self, 0, "lr", "weight_decay", "lr_warmup_steps", "eval_every", "num_workers")  # lr 0 keeps the weights (checks)
+        if not 0.0 <= self.val_ratio < 1.0:
+            raise ValueError(f"val_ratio={self.val_ratio}: expected the fraction of episodes held out for validation, in [0, 1)")
+        for name in ("eval_max_steps", "max_train_steps", "torch_threads"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name}={value}: expected null or > 0")
+        if self.max_minutes is not None and not self.max_minutes >= 0:  # 0: stop after the first epoch
+            raise ValueError(f"max_minutes={self.max_minutes}: expected null or >= 0")
 
 
 def resolve_policy_config(cfg: DiffusionPolicyConfig, ds: Dataset) -> tuple[DiffusionPolicyConfig, PolicyShapes]:

@@ -16,6 +16,7 @@ from typing import Literal, Mapping, Sequence
 import torch
 from torch import nn
 
+from robopref.policies.config import IMAGE_ENCODERS
 from robopref.policies.keypoints import KeypointEncoder
 
 Norm = Literal["group", "batch"]
@@ -183,9 +184,6 @@ class SmallCNNEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(x))
-
-
-IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")
 
 
 def make_image_encoder(kind: str, out_dim: int, norm: Norm = "group", weights: str | None = None) -> nn.Module:

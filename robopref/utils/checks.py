@@ -7,11 +7,12 @@ from typing import Any
 
 
 def check_at_least(prefix: str, obj: Any, low: float, *names: str) -> None:
-    """Each attribute ``names`` of ``obj`` must be >= ``low``; ``prefix`` is the config path (``reward.align``)."""
+    """Each attribute ``names`` of ``obj`` must be >= ``low``; ``prefix`` is the config path
+    (``reward.align``; empty for a stage's top-level keys)."""
     for name in names:
         value = getattr(obj, name)
         if not value >= low:
-            raise ValueError(f"{prefix}.{name}={value}: expected >= {low:g}")
+            raise ValueError(f"{_key(prefix, name)}={value}: expected >= {low:g}")
 
 
 def check_positive(prefix: str, obj: Any, *names: str) -> None:
@@ -19,4 +20,8 @@ def check_positive(prefix: str, obj: Any, *names: str) -> None:
     for name in names:
         value = getattr(obj, name)
         if not value > 0:
-            raise ValueError(f"{prefix}.{name}={value}: expected > 0")
+            raise ValueError(f"{_key(prefix, name)}={value}: expected > 0")
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name

@@ -118,3 +118,12 @@ def test_chunk_windows_at_episode_edges(line_dataset):
     assert len(pairs) == len(range(0, n, 4)) and pairs.n_pairs == 1
     with pytest.raises(ValueError, match="step 99 is outside the episode"):
         reader.window(ds.path, "demo_0", 99)
+
+
+def test_dpo_settings_out_of_range_name_the_key():
+    bad = {"lr": (0.0, "dpo.lr=0.0: expected > 0"), "beta": (-1.0, "dpo.beta=-1.0: expected >= 0"),
+           "epochs": (0, "dpo.epochs=0: expected >= 1"), "batch_pairs": (0, "dpo.batch_pairs=0"),
+           "grad_clip": (0.0, "dpo.grad_clip=0.0"), "bc_weight": (-1.0, "dpo.bc_weight=-1.0"), "threads": (0, "dpo.threads=0")}
+    for key, (value, message) in bad.items():
+        with pytest.raises(ValueError, match=message):
+            DPOConfig(**{key: value})

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from robopref.policies import load_policy
+from robopref.policies.config import DiffusionPolicyConfig
+from robopref.policies.train import TrainConfig
 from tests.test_cli import ROOT, robopref
 
 TINY = [
@@ -60,7 +64,6 @@ def test_train_defaults_agree_across_yaml_schema_and_train_config(tmp_path):
 
     from omegaconf import OmegaConf
 
-    from robopref.policies.train import TrainConfig
     from robopref.stages.policy import PolicyStageConfig
 
     yaml = OmegaConf.load(ROOT / "conf" / "policy.yaml")
@@ -72,3 +75,34 @@ def test_train_defaults_agree_across_yaml_schema_and_train_config(tmp_path):
     assert TrainConfig().lr == 1e-3 and TrainConfig().lr_warmup_steps == 200
     out = robopref("policy", "--help", cwd=tmp_path)
     assert out.returncode == 0 and "lr: 0.001" in out.stdout and "lr_warmup_steps: 200" in out.stdout
+
+
+def test_train_settings_out_of_range_name_the_key():
+    """``robopref policy batch_size=0`` (or lr=-1, val_ratio=1, ...) fails at once with the key's name,
+    not with a ZeroDivisionError or torch's message from deep inside training."""
+    bad = {"epochs": (0, "epochs=0: expected >= 1"), "batch_size": (0, "batch_size=0: expected >= 1"),
+           "lr": (-1.0, "lr=-1.0: expected >= 0"), "val_ratio": (1.0, r"val_ratio=1.0: expected .* in \[0, 1\)"),
+           "eval_episodes": (0, "eval_episodes=0"), "topk": (0, "topk=0"), "eval_every": (-1, "eval_every=-1"),
+           "max_train_steps": (0, "max_train_steps=0: expected null or > 0"), "max_minutes": (-1.0, "max_minutes=-1.0")}
+    for key, (value, message) in bad.items():
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**{key: value})
+    assert TrainConfig(lr=0.0, max_minutes=0.0, eval_every=0).lr == 0.0  # frozen weights / one epoch / no rollouts are allowed
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"num_inference_steps": 0}, r"policy.num_inference_steps=0, policy.num_train_timesteps=100: expected 1 <= num_inference_steps"),
+    ({"down_dims": []}, r"policy.down_dims=\[\], policy.n_groups=8: expected one or more widths"),
+    ({"n_groups": 0}, r"policy.n_groups=0"),
+    ({"down_dims": [32, 60]}, r"each a multiple of n_groups"),
+    ({"kernel_size": 4}, r"policy.kernel_size=4: expected an odd size"),
+    ({"diffusion_step_embed_dim": 7}, r"policy.diffusion_step_embed_dim=7: expected an even size >= 4"),
+    ({"beta_schedule": "cos"}, r"policy.beta_schedule='cos': expected one of \['linear', 'scaled_linear', 'squaredcos_cap_v2'\]"),
+    ({"image_encoder": "vit"}, r"policy.image_encoder='vit'"),
+    ({"ema_max_decay": 1.0}, r"policy.ema_max_decay=1.0"),
+])
+def test_policy_network_settings_are_checked_with_their_keys(override, message):
+    """Bad U-Net / schedule settings fail when the config is read, not as a ZeroDivisionError or a
+    reshape error from the first forward pass."""
+    with pytest.raises(ValueError, match=message):
+        DiffusionPolicyConfig.from_dict(override)
