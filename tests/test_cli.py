@@ -100,3 +100,22 @@ def test_collect_label_with_expert_records_dagger_labels(tmp_path):
     assert out.returncode != 0 and "label_with='person': expected null or 'expert'" in out.stderr
     out = robopref("collect", *LINE, "policy=random", "label_with=expert", "dagger_beta=1.5", "episodes=1", cwd=tmp_path)
     assert out.returncode != 0 and "dagger_beta=1.5: expected a probability in [0, 1]" in out.stderr
+
+
+def test_collect_refuses_to_replace_an_existing_dataset(tmp_path):
+    """A re-run with the same output= must not discard collected episodes: it stops with a
+    message naming the file and the two ways on, and the file is left as it was."""
+    data = tmp_path / "d.hdf5"
+    base = [*LINE, "videos=0", "noise=0.5", f"output={data}"]
+    assert robopref("collect", *base, "episodes=3", cwd=tmp_path).returncode == 0
+    before = data.read_bytes()
+    out = robopref("collect", *base, "episodes=2", cwd=tmp_path)
+    assert out.returncode != 0
+    assert f"output={data} already exists (3 episodes): pass append=true" in out.stderr and "overwrite=true" in out.stderr
+    assert data.read_bytes() == before
+    out = robopref("collect", *base, "episodes=2", "append=true", "overwrite=true", cwd=tmp_path)
+    assert out.returncode != 0 and "choose one" in out.stderr
+    assert robopref("collect", *base, "episodes=2", "append=true", "seed=1", cwd=tmp_path).returncode == 0
+    assert len(Dataset(data).demos) == 5
+    assert robopref("collect", *base, "episodes=2", "overwrite=true", cwd=tmp_path).returncode == 0
+    assert len(Dataset(data).demos) == 2

@@ -94,9 +94,10 @@ class PipelineRunner:
         path = self.root / "demos" / "demos.hdf5"
         base = [*self.env({} if d.images else {"image_size": 0}), f"noise={d.noise}", "videos=0", f"output={path}"]
         if d.unaligned:
-            self.execute(Step("demos/unaligned", "collect", [*base, "aligned=false", f"episodes={d.unaligned}", f"seed={DEMO_SEED + self.offset}"], lambda run: read_json(run / "summary.json")))
+            self.execute(Step("demos/unaligned", "collect", [*base, "aligned=false", f"episodes={d.unaligned}", "overwrite=true", f"seed={DEMO_SEED + self.offset}"],
+                              lambda run: read_json(run / "summary.json")))
         if d.aligned:
-            append = "append=true" if d.unaligned else "append=false"
+            append = "append=true" if d.unaligned else "overwrite=true"
             self.execute(Step("demos/aligned", "collect", [*base, "aligned=true", f"episodes={d.aligned}", append, f"seed={ALIGNED_DEMO_SEED + self.offset}"], lambda run: read_json(run / "summary.json")))
         return str(path)
 
@@ -113,7 +114,7 @@ class PipelineRunner:
         """Record the current policy's rollouts (with camera frames, for the person and visual rewards)."""
         path = self.root / f"round_{r}" / "rollouts.hdf5"
         step = Step(f"round_{r}/rollouts", "collect", [*self.env(dict(self.exp.rollout_env_overrides)), f"policy={policy}", f"episodes={self.exp.rollouts}",
-                                                        f"repeats={self.exp.rollout_repeats}", f"batch={self.exp.rollout_batch}", "videos=2", f"output={path}",
+                                                        f"repeats={self.exp.rollout_repeats}", f"batch={self.exp.rollout_batch}", "videos=2", f"output={path}", "overwrite=true",
                                                         f"seed={ROLLOUT_SEED_BASE + r + self.offset}"], lambda run: read_json(run / "summary.json"))
         self.execute(step)
         return str(path)
@@ -143,7 +144,8 @@ class PipelineRunner:
         n_aligned = int(round(t.episodes * t.aligned_fraction))
         base = [*self.env({**dict(t.env_overrides), "image_size": 0}), f"quality={t.quality}", "videos=0", f"output={src}"]
         summary = lambda run: read_json(run / "summary.json")  # noqa: E731
-        self.execute(Step(f"round_{r}/transfer_source", "collect", [*base, "aligned=false", f"episodes={t.episodes - n_aligned}", f"seed={SOURCE_SEED + self.offset}"], summary))
+        self.execute(Step(f"round_{r}/transfer_source", "collect", [*base, "aligned=false", f"episodes={t.episodes - n_aligned}", "overwrite=true",
+                                                                      f"seed={SOURCE_SEED + self.offset}"], summary))
         if n_aligned:
             self.execute(Step(f"round_{r}/transfer_source_aligned", "collect", [*base, "aligned=true", "append=true", f"episodes={n_aligned}",
                                                                                 f"seed={SOURCE_SEED + 1 + self.offset}"], summary))

@@ -56,7 +56,8 @@ class CollectConfig(StageConfig):
     repeats: int = 1  # roll each initial state out this many times (policy sampling reseeded): same-start comparisons
     max_steps: Optional[int] = None  # cap on steps per episode (default: the env's limit)
     output: str = "dataset.hdf5"  # relative paths land in the run directory
-    append: bool = False  # append to an existing output file instead of replacing it
+    append: bool = False  # add the episodes to an existing output file
+    overwrite: bool = False  # replace an existing output file (default: refuse, so a re-run cannot discard collected episodes)
     videos: int = 2  # number of episodes saved as mp4
     video_fps: int = 10
     batch: int = 1  # policy checkpoints: episodes rolled out side by side, one network call per step for all (robopref.rollout.batched)
@@ -114,6 +115,22 @@ def _resolve_output(output: str, out_dir: Path) -> Path:
     return p if p.is_absolute() else out_dir / p
 
 
+def _check_output(output: Path, append: bool, overwrite: bool) -> None:
+    """Refuse to replace an existing dataset unless ``overwrite=true`` says so."""
+    if append and overwrite:
+        raise ValueError("append=true and overwrite=true: choose one (append adds episodes to the output file, overwrite replaces it)")
+    if output.exists() and not (append or overwrite):
+        from robopref.data.dataset import Dataset
+
+        try:
+            with Dataset(output, validate=False) as ds:
+                held = f"{len(ds.demos)} episodes"
+        except Exception:  # noqa: BLE001 - only for the message; the file is left alone either way
+            held = "not a readable dataset"
+        raise FileExistsError(f"output={output} already exists ({held}): pass append=true to add the new episodes to it, "
+                              "overwrite=true to replace it, or another output= path")
+
+
 def _episodes(cfg: DictConfig, spec: PolicySpec, env: Any, plans: list[EpisodePlan], policies: dict[EpisodePlan, Any]) -> Iterator[Episode]:
     """The episodes of ``plans`` in order: a policy checkpoint with ``batch`` > 1 rolls
     ``batch`` of them out side by side (same seeds, same fields), anything else one by one."""
@@ -157,8 +174,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"batch={cfg.batch}: expected >= 1 episodes rolled out side by side")
     episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
-    env = make_env(cfg.env)
     output = _resolve_output(cfg.output, out_dir)
+    _check_output(output, cfg.append, cfg.overwrite)
+    env = make_env(cfg.env)
     masks = _existing_masks(output, cfg.append)
     env_args = env_args_of(env, cfg.env)
     episodes: list[Episode] = []
