@@ -119,3 +119,6 @@ def test_collect_refuses_to_replace_an_existing_dataset(tmp_path):
     assert len(Dataset(data).demos) == 5
     assert robopref("collect", *base, "episodes=2", "overwrite=true", cwd=tmp_path).returncode == 0
     assert len(Dataset(data).demos) == 2
+    out = robopref("collect", *base, "episodes=0", "overwrite=true", cwd=tmp_path)
+    assert out.returncode != 0 and "episodes=0: expected >= 1" in out.stderr
+    assert len(Dataset(data).demos) == 2

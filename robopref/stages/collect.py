@@ -172,6 +172,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError("label_with=expert labels a learned (or random) policy's states; with policy=expert the noisy expert already records action_dict/intended")
     if cfg.batch < 1:
         raise ValueError(f"batch={cfg.batch}: expected >= 1 episodes rolled out side by side")
+    if cfg.episodes < 1:
+        raise ValueError(f"episodes={cfg.episodes}: expected >= 1 (a dataset without episodes has nothing to learn from)")
     episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
     output = _resolve_output(cfg.output, out_dir)
