@@ -19,7 +19,7 @@ labelled, as B-Pref does relative to the average segment return: skip below the
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Sequence
 
 import numpy as np
@@ -131,9 +131,13 @@ TEACHER_PRESETS: dict[str, ScriptedTeacher] = {
 }
 
 
-def make_teacher(name: str, **overrides: float | None) -> ScriptedTeacher:
+def make_teacher(name: str, /, **overrides: float | None) -> ScriptedTeacher:
     """A preset by name (``oracle``, ``noisy``, ``mistake``, ``myopic``, ``skip``,
     ``equal``) with some parameters overridden (``None`` values are ignored)."""
     if name not in TEACHER_PRESETS:
         raise ValueError(f"teacher={name!r}: expected one of {sorted(TEACHER_PRESETS)}")
+    known = {f.name for f in fields(ScriptedTeacher)} - {"name"}  # the preset names the teacher
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"teacher_params key(s) {unknown} not recognised; a scripted teacher takes {sorted(known)}")
     return replace(TEACHER_PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})

@@ -67,6 +67,10 @@ def test_bad_teacher_name_and_params():
         make_teacher("wise")
     with pytest.raises(ValueError, match=r"eps_mistake must be in \[0, 1\]"):
         make_teacher("mistake", eps_mistake=1.5)
+    with pytest.raises(ValueError, match=r"teacher_params key\(s\) \['eps'\] not recognised; a scripted teacher takes \['beta', 'eps_mistake'"):
+        make_teacher("mistake", eps=0.2)  # a typo of eps_mistake
+    with pytest.raises(ValueError, match=r"\['name'\] not recognised"):
+        make_teacher("mistake", name="oracle")
 
 
 def test_label_queries_writes_scripted_labels(tmp_path):
