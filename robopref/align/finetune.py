@@ -35,7 +35,8 @@ def dpo_finetune_chunks(
     ckpt = read_checkpoint(checkpoint)
     model = build_model(ckpt, weights="ema")
     pc = model.cfg
-    reader = ChunkReader(pool, WindowSpec(pc.horizon, pc.n_obs_steps, pc.n_action_steps), model.obs_encoder.low_dim_keys, model.obs_encoder.image_keys)
+    reader = ChunkReader(pool, WindowSpec(pc.horizon, pc.n_obs_steps, pc.n_action_steps), model.obs_encoder.low_dim_keys, model.obs_encoder.image_keys,
+                         shapes=model.shapes)
     data = chunks(model, reader)
     trainer = DiffusionDPO(model, cfg)
     history = trainer.fit(data, progress=progress)
