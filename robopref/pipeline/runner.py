@@ -27,6 +27,8 @@ from typing import Any, Callable
 from robopref.pipeline.experiment import ExperimentSpec, env_overrides
 from robopref.pipeline.nested import command_line, run_stage
 from robopref.pipeline.state import PipelineState
+from robopref.teachers.rules import QUERY_SIZES, SELECTION_RULES
+from robopref.teachers.scripted import TEACHER_PRESETS
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +199,23 @@ class PipelineRunner:
             raise ValueError(f"experiment.person.demo_queries={e.person.demo_queries}: expected >= 0 queries about the demonstrations")
         if e.demos.unaligned + e.demos.aligned < 1:
             raise ValueError("experiment.demos: unaligned and aligned are both 0; the policy needs demonstrations")
+        self._check_person()
+        if e.transfer.enabled and not (e.transfer.episodes >= 2 and e.transfer.source_labels >= 1 and 0.0 <= e.transfer.aligned_fraction <= 1.0):
+            raise ValueError(f"experiment.transfer: episodes={e.transfer.episodes}, source_labels={e.transfer.source_labels}, "
+                             f"aligned_fraction={e.transfer.aligned_fraction}: expected >= 2, >= 1 and a fraction in [0, 1] (or enabled=false)")
+
+    def _check_person(self) -> None:
+        """The scripted person's settings, as `robopref label` will check them."""
+        p = self.exp.person
+        if p.teacher not in TEACHER_PRESETS:
+            raise ValueError(f"experiment.person.teacher={p.teacher!r}: expected one of {sorted(TEACHER_PRESETS)} (the pipeline's person is scripted)")
+        if p.kind not in QUERY_SIZES:
+            raise ValueError(f"experiment.person.kind={p.kind!r}: expected one of {sorted(QUERY_SIZES)}")
+        if p.selection not in SELECTION_RULES:
+            raise ValueError(f"experiment.person.selection={p.selection!r}: expected one of {list(SELECTION_RULES)}")
+        if p.queries < 1 or p.segment_length < 0:
+            raise ValueError(f"experiment.person.queries={p.queries}, segment_length={p.segment_length}: expected >= 1 queries a round "
+                             "and a segment length >= 0 (0: whole episodes)")
 
     def run(self) -> dict[str, Any]:
         """All steps; returns the per-round outputs the report reads."""

@@ -28,7 +28,7 @@ from robopref.prefs import PreferenceStore
 from robopref.rewards import RewardConfig, TrajectoryRewardModel, fit_from_store
 from robopref.teachers import label_queries, make_teacher, query_returns
 from robopref.teachers.queries import choose_queries
-from robopref.teachers.selection import SELECTION_RULES
+from robopref.teachers.rules import QUERY_SIZES, SELECTION_RULES
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -73,7 +73,7 @@ def _selection_model(cfg: DictConfig, store: PreferenceStore, pool: DatasetPool)
 
 def _check_config(cfg: DictConfig) -> int:
     """Reject bad label settings before anything is read or written; return the query size k."""
-    k = {"pair": 2, "triplet": 3}.get(cfg.kind)
+    k = QUERY_SIZES.get(cfg.kind)
     if k is None:
         raise ValueError(f"kind={cfg.kind!r}: expected 'pair' or 'triplet'")
     if cfg.selection not in SELECTION_RULES:

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-SELECTION_RULES = ("uniform", "disagreement", "entropy")
+from robopref.teachers.rules import SELECTION_RULES
 
 
 def disagreement_scores(member_probs: torch.Tensor | np.ndarray) -> np.ndarray:

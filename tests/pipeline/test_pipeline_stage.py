@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from omegaconf import OmegaConf
+
+from robopref.pipeline.experiment import ExperimentSpec
+from robopref.pipeline.runner import PipelineRunner
+from robopref.pipeline.state import PipelineState
 from tests.test_cli import robopref
 
 TINY = [
@@ -133,3 +139,20 @@ def test_avoid_experiment_is_the_quickstart_with_demo_labels_and_five_rounds(tmp
     assert not any(a.startswith("filtered.steps") for a in avoid["align"]["args"])
     changed = {"name", "description", "person", "align", "rollout_batch"}
     assert {k: v for k, v in avoid.items() if k not in changed} == {k: v for k, v in quickstart.items() if k not in changed}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"person": {"queries": 0}}, r"experiment.person.queries=0, segment_length=0: expected >= 1 queries a round"),
+    ({"person": {"teacher": "wise"}}, r"experiment.person.teacher='wise': expected one of \['equal', 'mistake'"),
+    ({"person": {"kind": "quad"}}, r"experiment.person.kind='quad': expected one of \['pair', 'triplet'\]"),
+    ({"person": {"selection": "entropi"}}, r"experiment.person.selection='entropi'"),
+    ({"transfer": {"aligned_fraction": 1.5}}, r"experiment.transfer: episodes=80, source_labels=200, aligned_fraction=1.5"),
+])
+def test_pipeline_checks_the_person_and_transfer_before_the_first_step(tmp_path, change, message):
+    """Settings the label or transfer step would refuse minutes in (after demos and policy
+    training) stop the pipeline before it starts."""
+    spec = OmegaConf.merge(OmegaConf.structured(ExperimentSpec(name="t", rewards={"rrl": []})), change)
+    runner = PipelineRunner(OmegaConf.to_object(spec), tmp_path, PipelineState(tmp_path, "t"))
+    with pytest.raises(ValueError, match=message):
+        runner.check()
+    assert not (tmp_path / "demos").exists()
