@@ -59,6 +59,9 @@ class DatasetCatalog:
     def __init__(self, paths: Sequence[str | os.PathLike[str]], camera: str | None = None) -> None:
         if not paths:
             raise ValueError("datasets is empty: give the dataset files the queries refer to, e.g. datasets=[data.hdf5]")
+        missing = [str(p) for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise FileNotFoundError(f"datasets: {missing} not found; give the robomimic-layout .hdf5 files the queries refer to")
         self.paths = [str(p) for p in paths]
         self.real = [os.path.realpath(p) for p in self.paths]
         self.camera = camera

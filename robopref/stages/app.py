@@ -59,6 +59,8 @@ def _datasets_hint(db: str) -> str:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (``port=0``: any free port), bound before
     the server starts so the printed URL is the real one."""
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port={port}: expected 0-65535 (0: any free port)")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -258,3 +258,9 @@ def test_bad_configuration_fails_at_start(tmp_path, dataset, store_path):
         create_app(store_path, [str(dataset)], cache_dir=tmp_path / "v", overlap=1.5)
     with pytest.raises(ValueError, match="no camera 'side'"):
         create_app(store_path, [str(dataset)], cache_dir=tmp_path / "v", camera="side")
+    with pytest.raises(FileNotFoundError, match=r"datasets: \['.*gone.hdf5'\] not found"):
+        create_app(store_path, [str(dataset), str(tmp_path / "gone.hdf5")], cache_dir=tmp_path / "v")
+    from robopref.stages.app import bind
+
+    with pytest.raises(ValueError, match=r"port=70000: expected 0-65535 \(0: any free port\)"):
+        bind("127.0.0.1", 70000)
