@@ -96,6 +96,30 @@ def _teleop(cfg: DictConfig):
     return KeyboardTeleop(KeyboardTeleopConfig(step=cfg.hardware.teleop_step), keys)
 
 
+def check_settings(cfg: DictConfig) -> None:
+    """Refuse settings that would only fail after connecting to the robot (or mid-session)."""
+    hw = cfg.hardware
+    for key, value in (("episodes", cfg.episodes), ("max_steps", cfg.max_steps)):
+        if value < 1:
+            raise ValueError(f"{key}={value}: expected >= 1")
+    for key, value in (("hardware.hz", hw.hz), ("hardware.timeout_s", hw.timeout_s), ("hardware.connect_timeout_s", hw.connect_timeout_s),
+                       ("hardware.teleop_step", hw.teleop_step), ("flush_every_s", cfg.flush_every_s)):
+        if not value > 0:
+            raise ValueError(f"{key}={value}: expected > 0")
+    from robopref.robot.session import ACTION_MODES
+
+    if hw.action_mode not in ACTION_MODES:
+        raise ValueError(f"hardware.action_mode={hw.action_mode!r}: expected one of {list(ACTION_MODES)}")
+    mode = RobotMode(cfg.mode)
+    if mode is RobotMode.record and TeleopKind(cfg.teleop) is TeleopKind.none:
+        raise ValueError("robot record needs a teleop device: teleop=keyboard|gamepad|script")
+    if mode is RobotMode.rollout:
+        if not cfg.policy:
+            raise ValueError("robot rollout needs policy=<checkpoint path> (or policy=scripted:reach with hardware=sim)")
+        if not str(cfg.policy).startswith("scripted:") and not Path(cfg.policy).expanduser().is_file():
+            raise FileNotFoundError(f"policy={cfg.policy}: no such checkpoint file (or use policy=scripted:reach with hardware=sim)")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Connect, run the session, print and save the summary."""
     from robopref_hardware.client import RobotClient
@@ -106,6 +130,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from robopref.robot.session import LoopConfig, record_session, rollout_session
     from robopref.utils.rundir import run_dir
 
+    check_settings(cfg)
     mode = RobotMode(cfg.mode)
     hw = cfg.hardware
     output = Path(cfg.output).expanduser()
@@ -126,12 +151,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             print("keys:" + HELP, flush=True)
     try:
         if mode is RobotMode.record:
-            if teleop is None:
-                raise ValueError("robot record needs a teleop device: teleop=keyboard|gamepad|script")
             summary = record_session(client, teleop, recorder, loop_cfg, episodes=cfg.episodes)
         else:
-            if not cfg.policy:
-                raise ValueError("robot rollout needs policy=<checkpoint path> (or policy=scripted:reach with hardware=sim)")
             from robopref.robot.policies import load_robot_policy
 
             policy = load_robot_policy(cfg.policy, device=cfg.device)

@@ -6,10 +6,11 @@ roll a policy out for 3 episodes, find all 6 episodes with their videos in one d
 import json
 
 import pytest
+from omegaconf import OmegaConf
 
 from robopref.cli import main
 from robopref.data.dataset import Dataset
-from robopref.stages.robot import preprocess_args
+from robopref.stages.robot import RobotConfig, check_settings, preprocess_args
 from robopref_hardware.client import RobotClient
 
 from tests.hardware.fakes import free_port, spawn_sim_server
@@ -70,3 +71,19 @@ def _json_blocks(text: str) -> list[str]:
                 blocks.append(text[start : i + 1])
                 start = None
     return blocks
+
+
+
+@pytest.mark.parametrize("change, error, message", [
+    ({"episodes": 0}, ValueError, r"episodes=0: expected >= 1"),
+    ({"hardware": {"hz": 0.0}}, ValueError, r"hardware.hz=0.0: expected > 0"),
+    ({"hardware": {"action_mode": "joint"}}, ValueError, r"hardware.action_mode='joint': expected one of \['ee_position', 'ee_pose'\]"),
+    ({"teleop": "none"}, ValueError, r"robot record needs a teleop device"),
+    ({"mode": "rollout"}, ValueError, r"robot rollout needs policy="),
+    ({"mode": "rollout", "policy": "/nonexistent/policy.ckpt"}, FileNotFoundError, r"policy=/nonexistent/policy.ckpt: no such checkpoint file"),
+])
+def test_bad_session_settings_are_refused_before_connecting(change, error, message):
+    """``run`` checks these before it connects (else it would wait connect_timeout_s and blame the server)."""
+    with pytest.raises(error, match=message):
+        check_settings(OmegaConf.merge(OmegaConf.structured(RobotConfig), change))
+    check_settings(OmegaConf.merge(OmegaConf.structured(RobotConfig), {"mode": "rollout", "policy": "scripted:reach"}))
