@@ -87,8 +87,9 @@ class ReplayPolicy:
         return np.asarray(a, dtype=np.float32)
 
 
-def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env, seed: int | None = None) -> Any:
-    """The policy ``spec`` names, for ``env`` (built from ``env_cfg``)."""
+def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env | None, seed: int | None = None) -> Any:
+    """The policy ``spec`` names, for ``env`` (built from ``env_cfg``; a checkpoint is
+    checked against its spaces when ``env`` is given)."""
     if spec.kind in SCRIPTED:
         from robopref.rollout.factory import make_scripted_policy
 
@@ -99,4 +100,29 @@ def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env, see
         from robopref.policies import load_policy
     except ImportError as e:
         raise ImportError(f"policy={spec.name!r} is a checkpoint, but robopref.policies.load_policy cannot be imported: {e}") from e
-    return load_policy(spec.name, device=spec.device, n_action_steps=spec.n_action_steps)
+    policy = load_policy(spec.name, device=spec.device, n_action_steps=spec.n_action_steps)
+    if env is not None:  # a checkpoint is checked against the env it will act in
+        check_env_fits(spec.name, policy.model.shapes, env)
+    return policy
+
+
+def check_env_fits(checkpoint: str, shapes: Any, env: gym.Env) -> None:
+    """Refuse an env whose action size or observations differ from those the checkpoint was
+    trained on (e.g. the training run's ``env.embodiment`` or ``env.num_blocks`` override left
+    out), naming both, instead of a tensor-size error at the first step."""
+    want: dict[str, object] = {"action size": shapes.action_dim}
+    have: dict[str, object] = {"action size": int(np.prod(env.action_space.shape))}
+    spaces = env.observation_space.spaces if isinstance(env.observation_space, gym.spaces.Dict) else {}
+    for key, size in shapes.low_dim.items():
+        if key in spaces:
+            want[f"obs {key} size"], have[f"obs {key} size"] = size, int(np.prod(spaces[key].shape))
+    for key, shape in shapes.images.items():
+        if key in spaces:
+            want[f"obs {key} shape"], have[f"obs {key} shape"] = tuple(shape), tuple(spaces[key].shape)
+    missing = [k for k in [*shapes.low_dim, *shapes.images] if spaces and k not in spaces]
+    differ = [k for k in want if want[k] != have[k]]
+    if missing or differ:
+        found = ", ".join(f"{k} {have[k]}" for k in differ) + (f"; it lacks observation key(s) {missing}" if missing else "")
+        raise ValueError(f"policy={checkpoint}: it was trained for {', '.join(f'{k} {want[k]}' for k in differ) or 'other observations'}, "
+                         f"but this env has {found} (pass the env overrides the training data was collected with, "
+                         "e.g. ++env.embodiment=... ++env.num_blocks=...)")

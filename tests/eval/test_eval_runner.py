@@ -137,3 +137,26 @@ def test_checkpoint_runs_with_the_requested_action_steps(tmp_path):
         evaluate(LINE_ENV_CFG, PolicySpec("expert", n_action_steps=2), episodes=1, progress=False)
     with pytest.raises(ValueError, match="n_action_steps=0: expected"):
         PolicySpec(path, n_action_steps=0).check()
+
+
+def test_a_checkpoint_in_an_env_of_other_shapes_is_refused_with_both_named():
+    """Evaluating a policy without the env overrides its data was collected with (another
+    embodiment, more blocks) names the sizes it expects and finds, instead of a tensor error."""
+    from types import SimpleNamespace
+
+    import gymnasium as gym
+
+    from robopref.eval.policies import check_env_fits
+    from robopref.policies.config import PolicyShapes
+
+    def env(state: int, action: int) -> SimpleNamespace:
+        return SimpleNamespace(observation_space=gym.spaces.Dict({"state": gym.spaces.Box(-1, 1, (state,))}),
+                               action_space=gym.spaces.Box(-1, 1, (action,)))
+
+    shapes = PolicyShapes(action_dim=3, low_dim={"state": 8}, images={})
+    check_env_fits("best.ckpt", shapes, env(8, 3))
+    with pytest.raises(ValueError, match=r"policy=best.ckpt: it was trained for action size 3, obs state size 8, but this env has "
+                                         r"action size 2, obs state size 14 \(pass the env overrides"):
+        check_env_fits("best.ckpt", shapes, env(14, 2))
+    with pytest.raises(ValueError, match=r"it lacks observation key\(s\) \['robot'\]"):
+        check_env_fits("best.ckpt", PolicyShapes(action_dim=3, low_dim={"state": 8, "robot": 4}, images={}), env(8, 3))
