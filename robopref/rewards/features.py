@@ -69,7 +69,14 @@ class FeatureSpec:
         """Normalise raw features."""
         if self.mean is None or self.std is None:
             raise RuntimeError("FeatureSpec.transform called before fit()")
+        if x.shape[-1] != self.mean.shape[-1]:
+            raise ValueError(f"the reward was trained on {self.mean.shape[-1]} features per step ({self.describe()}); these data have "
+                             f"{x.shape[-1]}: another robot, task or observation layout than the reward's training data?")
         return ((x - self.mean) / self.std).astype(np.float32)
+
+    def describe(self) -> str:
+        """The inputs in words, e.g. ``obs/state + actions``."""
+        return " + ".join(self.keys) or "nothing"
 
     def segment(self, pool: DatasetPool, ref: SegmentRef) -> np.ndarray:
         """Normalised features of one segment, (L, D)."""

@@ -35,3 +35,12 @@ def test_missing_and_foreign_files_are_named(tmp_path):
     torch.save({"format": "someone-else/1"}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt: not a robopref reward checkpoint \\(format 'someone-else/1'"):
         load_reward(tmp_path / "other.pt")
+
+
+def test_features_of_another_layout_are_refused_with_both_sizes():
+    """A reward trained on one robot's (state, action) scored on another's (best_of_n chunks,
+    relabelling) names the sizes, instead of a numpy broadcasting error."""
+    spec = FeatureSpec(obs_keys=["state"], use_actions=True, mean=np.zeros(16), std=np.ones(16))
+    assert spec.transform(np.ones((4, 16), np.float32)).shape == (4, 16)
+    with pytest.raises(ValueError, match=r"the reward was trained on 16 features per step \(obs/state \+ actions\); these data have 11"):
+        spec.transform(np.ones((4, 11), np.float32))
