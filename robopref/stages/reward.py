@@ -54,7 +54,7 @@ def _no_labels_message(store: PreferenceStore, sources: list[str] | None) -> str
     """Why there is nothing to train on: the store, the ``sources`` filter and what the store holds."""
     held = {s: n for s in LABEL_SOURCES if (n := store.count_labels(source=s))}
     wanted = f"with sources={sources}" if sources else "at all"
-    return (f"preference store {store.path} has no usable labels {wanted} (skips and retracted labels do not count); "
+    return (f"preference store {store.path} has no usable labels {wanted} (skips, retracted labels and, for a visual reward, labels about datasets without camera frames do not count); "
             f"effective labels by source: {held or 'none'}. Label some with `robopref label ...` or the labelling page"
             + (", or change sources=" if sources else ""))
 
