@@ -103,6 +103,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     )
     if not 0.0 <= cfg.min_confidence <= 1.0:
         raise ValueError(f"min_confidence={cfg.min_confidence}: expected a number in [0, 1]")
+    if cfg.pairs < 0 or cfg.fewshot_labels < 0:
+        raise ValueError(f"pairs={cfg.pairs}, fewshot_labels={cfg.fewshot_labels}: expected >= 0 (pairs=0: every pair; fewshot_labels=0: none)")
     check_label_mode(cfg.label_mode)
     pool = DatasetPool()
     target_refs = target_segments(pool.get(cfg.target), cfg.segment_length)

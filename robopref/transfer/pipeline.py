@@ -98,6 +98,9 @@ class TransferSettings:
             raise ValueError(f"geometry={self.geometry!r}: expected one of {', '.join(GEOMETRIES)}")
         if self.epsilon is not None and not self.epsilon > 0:
             raise ValueError(f"epsilon={self.epsilon}: expected a positive number (or null for the geometry's default)")
+        if self.exact_max < 0 or self.embed_dim < 1 or (self.clusters is not None and self.clusters < 2):
+            raise ValueError(f"exact_max={self.exact_max}, embed_dim={self.embed_dim}, clusters={self.clusters}: expected exact_max >= 0, "
+                             "embed_dim >= 1 and clusters >= 2 (or null for about 2√N)")
 
     def entropic_epsilon(self, geometry: str) -> float:
         """``epsilon``, or the default of ``geometry`` (measured on the benchmark pairs, docs/transfer.md)."""

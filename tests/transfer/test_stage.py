@@ -106,6 +106,12 @@ def test_bad_inputs_fail_clearly(push2d, tmp_path):
         TransferSettings(method="gw_magic")
     with pytest.raises(ValueError, match="restarts=2: gw_entropic is deterministic"):
         TransferSettings(method="gw_entropic", restarts=2)
+    with pytest.raises(ValueError, match=r"exact_max=1500, embed_dim=0, clusters=None: expected exact_max >= 0, embed_dim >= 1"):
+        TransferSettings(embed_dim=0)
+    with pytest.raises(ValueError, match=r"clusters=1"):
+        TransferSettings(clusters=1)
+    out = robopref("transfer", f"source_store={source_store}", f"target={target}", "fewshot_labels=-1", cwd=tmp_path)
+    assert out.returncode != 0 and "pairs=1000, fewshot_labels=-1: expected >= 0" in out.stderr
     with PreferenceStore(source_store, readonly=True) as store:
         with pytest.raises(ValueError, match="no pair labels on"):
             load_source(store, target)
