@@ -34,6 +34,9 @@ def test_collect_label_reward_relabel(tmp_path):
     assert out.returncode != 0
     assert f"preference store {store} has no usable labels with sources=['human']" in out.stderr
     assert "effective labels by source: {'scripted': 80}" in out.stderr
+    out = robopref("reward", LINE[0], f"store={store}", "reward=rapl", f"dataset={data}", cwd=tmp_path / "bad")
+    assert out.returncode != 0 and f"{data}: has no obs/<camera>_image frames: visual rewards need camera frames" in out.stderr
+    assert not list((tmp_path / "bad").rglob("reward.pt"))  # refused before any training
     out = robopref("reward", LINE[0], f"store={store}", "reward=rrl", "reward.epochs=20", "reward.hidden=[32,32]",
                    "relabel=true", "eval_length=10", "progress=false", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

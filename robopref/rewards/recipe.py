@@ -48,6 +48,13 @@ class TrajectoryRewardRecipe:
         """The comparisons this recipe can learn from: all of them (every dataset has states and actions)."""
         return list(comparisons)
 
+    def check_dataset(self, ds: Dataset) -> None:
+        """Refuse a dataset to evaluate or relabel that the reward cannot read, before training
+        (the ``obs_keys`` it was told to use must be there)."""
+        missing = [k for k in self.obs_keys or [] if k not in ds.obs_keys]
+        if missing:
+            raise ValueError(f"{ds.path}: reward obs_keys {missing} are not in the dataset; it has {ds.obs_keys}")
+
     def fit(
         self, store: PreferenceStore, comparisons: Sequence[Comparison], pool: DatasetPool, seed: int = 0, progress: bool = True
     ) -> tuple[TrajectoryRewardModel, TrainHistory]:

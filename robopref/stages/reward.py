@@ -65,6 +65,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out = run_dir()
     recipe = instantiate(cfg.reward, _convert_="all")
     pool = DatasetPool()
+    chosen = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or [])
+    for d in chosen:  # datasets= to evaluate or relabel: checked before training, not after
+        recipe.check_dataset(pool.get(d))
     with PreferenceStore(cfg.store, readonly=True) as store:
         sources = list(cfg.sources) if cfg.sources else None
         comparisons = recipe.usable_comparisons(pool, comparisons_from_store(store, sources))
@@ -72,7 +75,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             raise ValueError(_no_labels_message(store, sources))
         model, history = recipe.fit(store=store, comparisons=comparisons, pool=pool, seed=cfg.seed, progress=cfg.progress)
     ckpt = model.save(out / "reward.pt", extra={"store": str(cfg.store), "labels": len(comparisons)})
-    datasets = [cfg.dataset] if isinstance(cfg.dataset, str) else list(cfg.dataset or datasets_of(comparisons))
+    datasets = chosen or datasets_of(comparisons)
     metrics: dict[str, Any] = {"comparisons": len(comparisons), "history": asdict(history), "checkpoint": str(ckpt)}
     if all(pool.get(d).has(pool.get(d).demos[0], f"infos/{cfg.eval_signal}") for d in datasets):
         labelled = [s for c in comparisons for s in (c.first, c.second)]

@@ -99,6 +99,10 @@ class VisualRewardRecipe:
         """The comparisons about datasets that record camera frames (the others are left out, and logged)."""
         return comparisons_with_frames(pool, comparisons)
 
+    def check_dataset(self, ds: Dataset) -> None:
+        """Refuse a dataset to evaluate or relabel without the reward's camera, before training."""
+        ds.camera_key(self.camera, "visual rewards need camera frames")
+
     def _encoder(self, pool: DatasetPool, datasets: Sequence[str], seed: int) -> tuple[FrameEncoder, list[float]]:
         return build_encoder(self.encoder_cfg, self.pretrain_cfg, pool, datasets, seed, self.init_encoder, self.pretrain_videos, self.camera)
 
