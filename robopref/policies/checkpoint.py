@@ -23,14 +23,13 @@ import torch
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
 from robopref.policies.rollout import DiffusionRolloutPolicy
+from robopref.utils.atomic import atomic_torch_save
 
 FORMAT = "robopref.diffusion_policy/1"
 
 
 def save_checkpoint(path: str | os.PathLike, model: DiffusionPolicy, ema_state: dict[str, Any] | None = None, train: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> Path:
     """Write atomically (temporary file + rename), so a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "policy_config": model.cfg.to_dict(),
@@ -40,10 +39,7 @@ def save_checkpoint(path: str | os.PathLike, model: DiffusionPolicy, ema_state: 
         "train": train,
         "meta": meta or {},
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_torch_save(payload, path)
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:

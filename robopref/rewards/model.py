@@ -19,6 +19,7 @@ from torch import nn
 from robopref.rewards.config import RewardConfig, TrustFilterConfig
 from robopref.rewards.ensemble import EnsembleMLP
 from robopref.rewards.features import FeatureSpec
+from robopref.utils.atomic import atomic_torch_save
 
 CHECKPOINT_FORMAT = "robopref.trajectory_reward/1"
 
@@ -114,8 +115,6 @@ class TrajectoryRewardModel:
     # -- checkpoints ---------------------------------------------------------------
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """One file with config, feature spec and weights (written atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         blob = {
             "format": CHECKPOINT_FORMAT,
             "config": asdict(self.cfg),
@@ -123,10 +122,7 @@ class TrajectoryRewardModel:
             "state_dict": self.net.state_dict(),
             "extra": extra or {},
         }
-        tmp = path.with_name(path.name + ".partial")
-        torch.save(blob, tmp)
-        tmp.replace(path)
-        return path
+        return atomic_torch_save(blob, path)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str = "cpu") -> "TrajectoryRewardModel":

@@ -22,6 +22,7 @@ from robopref.data.segments import SegmentRef
 from robopref.rewards.visual.encoders import EncoderConfig, FrameEncoder
 from robopref.rewards.visual.frames import read_video
 from robopref.rewards.visual.sinkhorn import cosine_cost, sinkhorn
+from robopref.utils.atomic import atomic_torch_save
 
 FORMAT = "robopref/visual-reward/1"
 KINDS = ("rapl", "rlhf_visual")
@@ -132,10 +133,8 @@ class VisualRewardModel:
 
     # -- persistence ---------------------------------------------------------------
     def save(self, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
-        """Write the model (weights, config, references/head, meta + ``extra``) to one file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
+        """Write the model (weights, config, references/head, meta + ``extra``) to one file (atomically)."""
+        return atomic_torch_save(
             {
                 "format": FORMAT,
                 "kind": self.kind,
@@ -149,7 +148,6 @@ class VisualRewardModel:
             },
             path,
         )
-        return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "VisualRewardModel":
