@@ -62,7 +62,7 @@ def _config(cls: type, value: Any, name: str) -> Any:
 
 
 def build_encoder(enc: EncoderConfig, pre: PretrainConfig, pool: DatasetPool, datasets: Sequence[str], seed: int,
-                  init_encoder: str | None, pretrain_videos: int, camera: str | None) -> tuple[FrameEncoder, list[float]]:
+                  init_encoder: str | None, pretrain_videos: int, camera: str | None, progress: bool = False) -> tuple[FrameEncoder, list[float]]:
     """The starting encoder: the encoder of the visual reward saved at ``init_encoder``, else
     ImageNet weights (``enc.weights``), else time-contrastive pre-training."""
     torch.manual_seed(seed)
@@ -72,7 +72,7 @@ def build_encoder(enc: EncoderConfig, pre: PretrainConfig, pool: DatasetPool, da
     if enc.weights:
         return encoder.eval(), []
     videos = unlabelled_videos(pool, datasets, pretrain_videos, np.random.default_rng(seed), camera)
-    return encoder, pretrain_time_contrastive(encoder, videos, pre, seed)
+    return encoder, pretrain_time_contrastive(encoder, videos, pre, seed, progress)
 
 
 class VisualRewardRecipe:
@@ -103,8 +103,8 @@ class VisualRewardRecipe:
         """Refuse a dataset to evaluate or relabel without the reward's camera, before training."""
         ds.camera_key(self.camera, "visual rewards need camera frames")
 
-    def _encoder(self, pool: DatasetPool, datasets: Sequence[str], seed: int) -> tuple[FrameEncoder, list[float]]:
-        return build_encoder(self.encoder_cfg, self.pretrain_cfg, pool, datasets, seed, self.init_encoder, self.pretrain_videos, self.camera)
+    def _encoder(self, pool: DatasetPool, datasets: Sequence[str], seed: int, progress: bool) -> tuple[FrameEncoder, list[float]]:
+        return build_encoder(self.encoder_cfg, self.pretrain_cfg, pool, datasets, seed, self.init_encoder, self.pretrain_videos, self.camera, progress)
 
     def evaluate(self, model: VisualRewardModel, pool: DatasetPool, datasets: Sequence[str], length: int,
                  rng: np.random.Generator, n: int, signal: str, labelled: Sequence[SegmentRef] | None = None) -> dict[str, Any]:
@@ -184,7 +184,7 @@ class RaplRecipe(VisualRewardRecipe):
             raise ValueError("RAPL learns from ranked video triplets, and the store has none for these sources: "
                              "add some with `robopref label kind=triplet ...`")
         flat = [r for t in triplets for r in t]
-        encoder, pre_loss = self._encoder(pool, datasets_of(comparisons), seed)
+        encoder, pre_loss = self._encoder(pool, datasets_of(comparisons), seed, progress)
         videos = read_videos(pool, flat, self.frames, self.camera)
         videos = videos.reshape(len(triplets), 3, *videos.shape[1:])
         best = preferred_videos(triplets, self.references)
@@ -215,7 +215,7 @@ class RlhfVisualRecipe(VisualRewardRecipe):
             raise ValueError("no usable labels in the store for these sources")
         segs = list(dict.fromkeys(r for c in comparisons for r in (c.first, c.second)))
         index = {r: i for i, r in enumerate(segs)}
-        encoder, pre_loss = self._encoder(pool, datasets_of(comparisons), seed)
+        encoder, pre_loss = self._encoder(pool, datasets_of(comparisons), seed, progress)
         encoder.eval()
         videos = read_videos(pool, segs, self.frames, self.camera)
         with torch.no_grad():
