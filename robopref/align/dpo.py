@@ -14,8 +14,8 @@ from tqdm import tqdm
 from robopref.align.chunks import ChunkPairs
 from robopref.align.dpo_loss import chunk_errors, dpo_loss, dpo_pair_delta
 from robopref.policies.diffusion_policy import DiffusionPolicy
-from robopref.utils.threads import torch_threads
 from robopref.utils.checks import check_at_least, check_positive
+from robopref.utils.threads import torch_threads
 
 
 @dataclass

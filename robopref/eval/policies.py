@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import gymnasium as gym
 import numpy as np
 
+from robopref.policies.config import PolicyShapes
+
 SCRIPTED = ("expert", "random")
 
 
@@ -106,7 +108,7 @@ def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env | No
     return policy
 
 
-def check_env_fits(checkpoint: str, shapes: Any, env: gym.Env) -> None:
+def check_env_fits(checkpoint: str, shapes: PolicyShapes, env: gym.Env) -> None:
     """Refuse an env whose action size or observations differ from those the checkpoint was
     trained on (e.g. the training run's ``env.embodiment`` or ``env.num_blocks`` override left
     out), naming both, instead of a tensor-size error at the first step."""
