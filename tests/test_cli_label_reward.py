@@ -64,7 +64,7 @@ def test_label_settings_are_checked_before_anything_is_written(tmp_path):
              "queries": (0, "queries=0: expected an integer >= 1"),
              "oversample": (0, "oversample=0: expected an integer >= 1"),
              "segment_length": (-1, r"segment_length=-1: expected an integer >= 0 \(0 means whole episodes\)"),
-             "kind": ("quad", "kind='quad': expected 'pair' or 'triplet'")}
+             "kind": ("quad", r"kind='quad': expected one of \['pair', 'triplet'\]")}
     for key, (value, message) in cases.items():
         cfg = OmegaConf.merge(base, {key: value})
         with pytest.raises(ValueError, match=message):

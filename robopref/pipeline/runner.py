@@ -27,7 +27,7 @@ from typing import Any, Callable
 from robopref.pipeline.experiment import ExperimentSpec, env_overrides
 from robopref.pipeline.nested import command_line, run_stage
 from robopref.pipeline.state import PipelineState
-from robopref.teachers.rules import QUERY_SIZES, SELECTION_RULES
+from robopref.teachers.rules import check_query_settings
 from robopref.teachers.scripted import TEACHER_PRESETS
 
 log = logging.getLogger(__name__)
@@ -209,13 +209,7 @@ class PipelineRunner:
         p = self.exp.person
         if p.teacher not in TEACHER_PRESETS:
             raise ValueError(f"experiment.person.teacher={p.teacher!r}: expected one of {sorted(TEACHER_PRESETS)} (the pipeline's person is scripted)")
-        if p.kind not in QUERY_SIZES:
-            raise ValueError(f"experiment.person.kind={p.kind!r}: expected one of {sorted(QUERY_SIZES)}")
-        if p.selection not in SELECTION_RULES:
-            raise ValueError(f"experiment.person.selection={p.selection!r}: expected one of {list(SELECTION_RULES)}")
-        if p.queries < 1 or p.segment_length < 0:
-            raise ValueError(f"experiment.person.queries={p.queries}, segment_length={p.segment_length}: expected >= 1 queries a round "
-                             "and a segment length >= 0 (0: whole episodes)")
+        check_query_settings(p.kind, p.selection, p.queries, p.segment_length, prefix="experiment.person.")
 
     def run(self) -> dict[str, Any]:
         """All steps; returns the per-round outputs the report reads."""

@@ -28,7 +28,7 @@ from robopref.prefs import PreferenceStore
 from robopref.rewards import RewardConfig, TrajectoryRewardModel, fit_from_store
 from robopref.teachers import label_queries, make_teacher, query_returns
 from robopref.teachers.queries import choose_queries
-from robopref.teachers.rules import QUERY_SIZES, SELECTION_RULES
+from robopref.teachers.rules import check_query_settings
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -73,16 +73,9 @@ def _selection_model(cfg: DictConfig, store: PreferenceStore, pool: DatasetPool)
 
 def _check_config(cfg: DictConfig) -> int:
     """Reject bad label settings before anything is read or written; return the query size k."""
-    k = QUERY_SIZES.get(cfg.kind)
-    if k is None:
-        raise ValueError(f"kind={cfg.kind!r}: expected 'pair' or 'triplet'")
-    if cfg.selection not in SELECTION_RULES:
-        raise ValueError(f"selection={cfg.selection!r}: expected one of {list(SELECTION_RULES)}")
-    for key, low in (("queries", 1), ("oversample", 1), ("segment_length", 0)):
-        if int(cfg[key]) < low:
-            raise ValueError(f"{key}={cfg[key]}: expected an integer >= {low}"
-                             + (" (0 means whole episodes)" if key == "segment_length" else ""))
-    return k
+    if cfg.oversample < 1:
+        raise ValueError(f"oversample={cfg.oversample}: expected an integer >= 1")
+    return check_query_settings(cfg.kind, cfg.selection, cfg.queries, cfg.segment_length)
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

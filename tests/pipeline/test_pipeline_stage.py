@@ -142,7 +142,8 @@ def test_avoid_experiment_is_the_quickstart_with_demo_labels_and_five_rounds(tmp
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"person": {"queries": 0}}, r"experiment.person.queries=0, segment_length=0: expected >= 1 queries a round"),
+    ({"person": {"queries": 0}}, r"experiment.person.queries=0: expected an integer >= 1"),
+    ({"person": {"segment_length": -1}}, r"experiment.person.segment_length=-1: expected an integer >= 0 \(0 means whole episodes\)"),
     ({"person": {"teacher": "wise"}}, r"experiment.person.teacher='wise': expected one of \['equal', 'mistake'"),
     ({"person": {"kind": "quad"}}, r"experiment.person.kind='quad': expected one of \['pair', 'triplet'\]"),
     ({"person": {"selection": "entropi"}}, r"experiment.person.selection='entropi'"),
