@@ -18,8 +18,9 @@ import torch
 
 from robopref.data.pool import DatasetPool
 from robopref.data.segments import SegmentRef
-from robopref.policies.config import PolicyShapes
-from robopref.policies.dataset import SequenceDataset, WindowSpec, check_fits_policy
+from robopref.policies.dataset import SequenceDataset, WindowSpec
+from robopref.policies.diffusion_policy import DiffusionPolicy
+from robopref.policies.train import check_fits_policy
 
 
 @dataclass
@@ -58,10 +59,10 @@ class ChunkReader:
     """Reads policy-shaped windows (obs history + action chunk) at any step of any demo."""
 
     def __init__(self, pool: DatasetPool, spec: WindowSpec, low_dim_keys: Sequence[str], image_keys: Sequence[str] = (),
-                 shapes: PolicyShapes | None = None) -> None:
+                 policy: DiffusionPolicy | None = None) -> None:
         self.pool, self.spec = pool, spec
         self.low_dim_keys, self.image_keys = list(low_dim_keys), list(image_keys)
-        self.shapes = shapes  # when given, each dataset is checked against the policy's shapes on first use
+        self.policy = policy  # when given, each dataset is checked against the policy's shapes on first use
         self._sets: dict[tuple[str, str], SequenceDataset] = {}
         self._checked: set[str] = set()
 
@@ -69,8 +70,8 @@ class ChunkReader:
         """``{"obs": {k: (n_obs_steps, ...)}, "action": (horizon, A)}`` whose current step is
         ``step``; steps before/after the episode repeat its first/last step, as in training."""
         key = (dataset, demo)
-        if self.shapes is not None and dataset not in self._checked:
-            check_fits_policy(self.pool.get(dataset), self.shapes)
+        if self.policy is not None and dataset not in self._checked:
+            check_fits_policy(self.pool.get(dataset), self.policy.cfg, self.policy.shapes)
             self._checked.add(dataset)
         if key not in self._sets:
             self._sets[key] = SequenceDataset(self.pool.get(dataset), [demo], self.spec, self.low_dim_keys, self.image_keys)

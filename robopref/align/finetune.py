@@ -36,7 +36,7 @@ def dpo_finetune_chunks(
     model = build_model(ckpt, weights="ema")
     pc = model.cfg
     reader = ChunkReader(pool, WindowSpec(pc.horizon, pc.n_obs_steps, pc.n_action_steps), model.obs_encoder.low_dim_keys, model.obs_encoder.image_keys,
-                         shapes=model.shapes)
+                         policy=model)
     data = chunks(model, reader)
     trainer = DiffusionDPO(model, cfg)
     history = trainer.fit(data, progress=progress)

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from robopref.data import Dataset
-from robopref.policies.config import PolicyShapes
 
 
 @dataclass(frozen=True)
@@ -186,25 +185,6 @@ def check_action_key(dataset: Dataset, action_key: str) -> None:
         have = dataset.action_dict_keys(demo)
         raise ValueError(f"{dataset.path}: action_key={action_key!r} is missing in {len(missing)} demo(s), e.g. {demo}; "
                          f"its action_dict has {have or 'nothing'} (collect with a noisy scripted expert to record action_dict/intended)")
-
-
-def check_fits_policy(dataset: Dataset, shapes: PolicyShapes) -> None:
-    """Refuse a dataset whose action size or observation shapes differ from those the policy
-    was built for (``shapes``), e.g. labels about another robot's rollouts, naming both."""
-    missing = [k for k in [*shapes.low_dim, *shapes.images] if k not in dataset.obs_keys]
-    if missing:
-        raise ValueError(f"{dataset.path}: the policy reads observation key(s) {missing}, which the dataset lacks; it has {dataset.obs_keys}")
-    demo = dataset.demos[0]
-    have: dict[str, object] = {"action size": dataset.action_dim}
-    want: dict[str, object] = {"action size": shapes.action_dim}
-    for k, size in shapes.low_dim.items():
-        want[f"obs/{k} size"], have[f"obs/{k} size"] = size, int(np.prod(dataset.read(demo, f"obs/{k}", 0, 1).shape[1:]))
-    for k, shape in shapes.images.items():
-        want[f"obs/{k} shape"], have[f"obs/{k} shape"] = tuple(shape), tuple(int(x) for x in dataset.read(demo, f"obs/{k}", 0, 1).shape[1:])
-    differ = [k for k in want if want[k] != have[k]]
-    if differ:
-        raise ValueError(f"{dataset.path}: the policy was built for {', '.join(f'{k} {want[k]}' for k in differ)}; this dataset has "
-                         f"{', '.join(f'{k} {have[k]}' for k in differ)} (data from another robot, task or camera?)")
 
 
 def fit_arrays(dataset: Dataset, demos: Sequence[str], low_dim_keys: Sequence[str], action_key: str = "actions") -> dict[str, np.ndarray]:

@@ -109,6 +109,15 @@ def resolve_policy_config(cfg: DiffusionPolicyConfig, ds: Dataset) -> tuple[Diff
     return DiffusionPolicyConfig.from_dict({**cfg.to_dict(), "low_dim_keys": low, "image_keys": cams}), shapes
 
 
+def check_fits_policy(ds: Dataset, cfg: DiffusionPolicyConfig, shapes: PolicyShapes) -> None:
+    """Refuse a dataset whose shapes, read as training reads them (:func:`resolve_policy_config`),
+    differ from those the policy was built for, e.g. labels about another robot's rollouts."""
+    _, found = resolve_policy_config(cfg, ds)
+    if found != shapes:
+        raise ValueError(f"{ds.path}: the policy was built for shapes {shapes.to_dict()}, this dataset has {found.to_dict()} "
+                         "(data from another robot, task or camera?)")
+
+
 def select_demos(ds: Dataset, demos: Sequence[str] | None) -> list[str]:
     """``demos`` (in the dataset's order) after checking each is one of the dataset's; all of them when None."""
     if demos is None:

@@ -123,23 +123,27 @@ def test_chunk_windows_at_episode_edges(line_dataset):
 def test_chunks_from_another_robots_data_are_refused(line_dataset):
     """DPO pairs about a dataset whose actions or observations differ from the policy's (labels
     about another robot's rollouts) stop with both shapes named, not a tensor-size error mid-training."""
+    from types import SimpleNamespace
+
     from robopref.align.chunks import ChunkReader
     from robopref.data import Dataset
     from robopref.data.pool import DatasetPool
     from robopref.policies import WindowSpec
     from robopref.policies.config import PolicyShapes
+    from tests.policies.conftest import tiny_config
 
     ds = Dataset(line_dataset)
     pool = DatasetPool([ds])
+    cfg = tiny_config(low_dim_keys=["state"], image_keys=[])
     state = int(np.prod(ds.read("demo_0", "obs/state", 0, 1).shape[1:]))
-    fits = PolicyShapes(action_dim=ds.action_dim, low_dim={"state": state}, images={})
-    assert ChunkReader(pool, WindowSpec(8, 2, 4), ["state"], shapes=fits).window(ds.path, "demo_0", 0)["action"].shape == (8, ds.action_dim)
-    other = PolicyShapes(action_dim=ds.action_dim + 1, low_dim={"state": state}, images={})
-    with pytest.raises(ValueError, match=rf"the policy was built for action size {ds.action_dim + 1}; this dataset has action size {ds.action_dim}"):
-        ChunkReader(pool, WindowSpec(8, 2, 4), ["state"], shapes=other).window(ds.path, "demo_0", 0)
-    camera = PolicyShapes(action_dim=ds.action_dim, low_dim={"state": state}, images={"wrist_image": (32, 32, 3)})
-    with pytest.raises(ValueError, match=r"the policy reads observation key\(s\) \['wrist_image'\], which the dataset lacks"):
-        ChunkReader(pool, WindowSpec(8, 2, 4), ["state"], ["wrist_image"], shapes=camera).window(ds.path, "demo_0", 0)
+    fits = SimpleNamespace(cfg=cfg, shapes=PolicyShapes(action_dim=ds.action_dim, low_dim={"state": state}, images={}))
+    assert ChunkReader(pool, WindowSpec(8, 2, 4), ["state"], policy=fits).window(ds.path, "demo_0", 0)["action"].shape == (8, ds.action_dim)
+    other = SimpleNamespace(cfg=cfg, shapes=PolicyShapes(action_dim=ds.action_dim + 1, low_dim={"state": state}, images={}))
+    with pytest.raises(ValueError, match=rf"the policy was built for shapes \{{'action_dim': {ds.action_dim + 1}, .*this dataset has \{{'action_dim': {ds.action_dim}, "):
+        ChunkReader(pool, WindowSpec(8, 2, 4), ["state"], policy=other).window(ds.path, "demo_0", 0)
+    camera = SimpleNamespace(cfg=tiny_config(low_dim_keys=["state"], image_keys=["wrist_image"]), shapes=other.shapes)
+    with pytest.raises(ValueError, match=r"observation key\(s\) \['wrist_image'\] not in the dataset"):
+        ChunkReader(pool, WindowSpec(8, 2, 4), ["state"], ["wrist_image"], policy=camera).window(ds.path, "demo_0", 0)
 
 
 def test_dpo_settings_out_of_range_name_the_key():
