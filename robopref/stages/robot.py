@@ -23,6 +23,7 @@ from typing import Any, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from robopref.config import StageConfig, register_schema
+from robopref.utils.checks import check_at_least, check_positive
 
 log = logging.getLogger(__name__)
 
@@ -99,13 +100,9 @@ def _teleop(cfg: DictConfig):
 def check_settings(cfg: DictConfig) -> None:
     """Refuse settings that would only fail after connecting to the robot (or mid-session)."""
     hw = cfg.hardware
-    for key, value in (("episodes", cfg.episodes), ("max_steps", cfg.max_steps)):
-        if value < 1:
-            raise ValueError(f"{key}={value}: expected >= 1")
-    for key, value in (("hardware.hz", hw.hz), ("hardware.timeout_s", hw.timeout_s), ("hardware.connect_timeout_s", hw.connect_timeout_s),
-                       ("hardware.teleop_step", hw.teleop_step), ("flush_every_s", cfg.flush_every_s)):
-        if not value > 0:
-            raise ValueError(f"{key}={value}: expected > 0")
+    check_at_least("", cfg, 1, "episodes", "max_steps")
+    check_positive("hardware", hw, "hz", "timeout_s", "connect_timeout_s", "teleop_step")
+    check_positive("", cfg, "flush_every_s")
     from robopref.robot.session import ACTION_MODES
 
     if hw.action_mode not in ACTION_MODES:
