@@ -55,6 +55,14 @@ class Dataset:
         self.demos: list[str] = demos
         self.filter_key = filter_key
 
+    def require_episodes(self, purpose: str) -> "Dataset":
+        """``self`` if it holds at least one episode (after its filter), else an error naming the
+        file and ``purpose`` (an empty file is valid, but nothing can be learned or labelled from it)."""
+        if not self.demos:
+            where = f" in mask {self.filter_key!r}" if self.filter_key else ""
+            raise DatasetError(self.path, f"has no episodes{where}: {purpose}")
+        return self
+
     # -- file handle -------------------------------------------------------------
     @property
     def _h5(self) -> h5py.File:

@@ -24,10 +24,10 @@ class DatasetPool:
         self.root = None if root is None else str(root)
 
     def get(self, path: str) -> Dataset:
-        """The dataset at ``path`` (opened and validated on first use)."""
+        """The dataset at ``path`` (opened and validated on first use; it must hold episodes)."""
         if path not in self._open:
             full = path if self.root is None or os.path.isabs(path) else os.path.join(self.root, path)
-            self._open[path] = Dataset(full)
+            self._open[path] = Dataset(full).require_episodes("nothing to label or learn from; collect some first")
         return self._open[path]
 
     def read(self, ref: SegmentRef, key: str) -> np.ndarray:

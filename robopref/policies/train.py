@@ -270,7 +270,7 @@ def train_policy(
     np.random.seed(train_cfg.seed % 2**32)
     torch.manual_seed(train_cfg.seed)
 
-    ds = Dataset(dataset, filter_key=filter_key)
+    ds = Dataset(dataset, filter_key=filter_key).require_episodes("a policy needs demonstrations to train on")
     policy_cfg, shapes = resolve_policy_config(policy_cfg, ds)
     spec = WindowSpec(policy_cfg.horizon, policy_cfg.n_obs_steps, policy_cfg.n_action_steps)
     train_demos, val_demos = split_demos(select_demos(ds, demos), train_cfg.val_ratio, train_cfg.seed)

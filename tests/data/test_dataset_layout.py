@@ -159,3 +159,23 @@ def test_noisy_expert_episode_stores_its_intended_actions(tmp_path):
     assert ds.action_dict_keys("demo_0") == ["intended"]
     np.testing.assert_array_equal(ds.read("demo_0", "action_dict/intended"), intended)
     np.testing.assert_array_equal(ds.episode("demo_0").action_dict["intended"], intended)
+
+
+def test_a_dataset_without_episodes_is_refused_by_what_learns_from_it(tmp_path):
+    """An empty file is valid (a session may create it before its first episode), but labelling,
+    rewards and policies cannot use it: they name the file instead of an IndexError."""
+    from robopref.data.pool import DatasetPool
+
+    empty = tmp_path / "empty.hdf5"
+    with DatasetWriter(empty, env_args=ENV_ARGS, mode="w"):
+        pass
+    assert Dataset(empty).demos == []
+    with pytest.raises(DatasetError, match=rf"{empty}: has no episodes: nothing to label or learn from; collect some first"):
+        DatasetPool().get(str(empty))
+    one = tmp_path / "one.hdf5"
+    with DatasetWriter(one, env_args=ENV_ARGS, mode="w") as w:
+        w.add_episode(make_episode())
+        w.set_mask("better", [])
+    assert DatasetPool().get(str(one)).demos == ["demo_0"]
+    with pytest.raises(DatasetError, match=r"has no episodes in mask 'better': a policy needs"):
+        Dataset(one, filter_key="better").require_episodes("a policy needs demonstrations")
