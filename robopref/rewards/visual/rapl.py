@@ -74,18 +74,12 @@ class AlignConfig:
                              "last stage and head, as in the paper; projection: only a linear map of the frozen embedding)")
         if self.lr is None:  # a linear map of a frozen embedding needs larger steps than the network's last stage
             self.lr = DEFAULT_LR[self.trainable]
-        if not self.lr > 0:
-            raise ValueError(f"reward.align.lr={self.lr}: must be > 0")
-        if not self.l2sp >= 0:
-            raise ValueError(f"reward.align.l2sp={self.l2sp}: must be >= 0")
         if self.anchor not in ANCHORS:
             raise ValueError(f"reward.align.anchor={self.anchor!r}: expected one of {ANCHORS} (winner: each triplet's "
                              "preferred video, as in the paper; references: the reward's preferred reference videos)")
-        if self.temperature <= 0:
-            raise ValueError(f"reward.align.temperature={self.temperature}: must be > 0")
-        check_at_least("reward.align", self, 0, "epochs", "weight_decay")
+        check_positive("reward.align", self, "lr", "temperature", "eps")
+        check_at_least("reward.align", self, 0, "epochs", "weight_decay", "l2sp")
         check_at_least("reward.align", self, 1, "batch_size", "sinkhorn_iters")
-        check_positive("reward.align", self, "eps")
 
 
 @dataclass
