@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from robopref.eval.runner import EvalResult
+from robopref.utils.atomic import atomic_write_text
 
 METRIC_LABELS = {
     "success": "success rate",
@@ -19,10 +20,7 @@ METRIC_LABELS = {
 
 def write_json(result: EvalResult, path: str | os.PathLike) -> Path:
     """Everything, per episode included."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2))
-    return path
+    return atomic_write_text(path, json.dumps(result.to_dict(), indent=2))
 
 
 def markdown(result: EvalResult) -> str:
@@ -51,7 +49,5 @@ def markdown(result: EvalResult) -> str:
 
 
 def write_markdown(result: EvalResult, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown(result))
-    return path
+    """:func:`markdown`, written to ``path``."""
+    return atomic_write_text(path, markdown(result))

@@ -19,6 +19,7 @@ import numpy as np
 from robopref.pipeline.experiment import ExperimentSpec
 from robopref.pipeline.metrics import Rate, policy_rates, reward_vs_truth
 from robopref.pipeline.state import PipelineState
+from robopref.utils.atomic import atomic_write_text
 
 
 def _fmt(x: Any, digits: int = 2) -> str:
@@ -154,8 +155,4 @@ def write_report(exp: ExperimentSpec, root: Path, state: PipelineState, outputs:
     if frames:
         md += ["## Example episodes (same seeds before and after)", "", f"![frames]({frames.relative_to(root)})", ""]
     md += ["## Steps", "", "Each step is a plain `robopref` command; rerun any of them to repeat that part.", "", *steps_table(state), ""]
-    path = root / "report.md"
-    tmp = path.with_name("report.md.tmp")
-    tmp.write_text("\n".join(md))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(root / "report.md", "\n".join(md))

@@ -12,10 +12,11 @@ rerun replaces a partial one).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
+
+from robopref.utils.atomic import atomic_write_text
 
 STATE_FILE = "pipeline.json"
 STATE_VERSION = 1
@@ -63,10 +64,4 @@ class PipelineState:
         self._write()
 
     def _write(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w") as f:
-            json.dump(self.data, f, indent=2, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, json.dumps(self.data, indent=2, default=str))

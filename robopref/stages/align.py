@@ -37,6 +37,7 @@ from robopref.align.sampled_pairs import SampledPairsConfig
 from robopref.config import StageConfig, register_schema
 from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -227,6 +228,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         summary.update(_best_of_n_eval(cfg, env_cfg))
     else:
         raise ValueError(f"method={cfg.method!r}: expected 'dpo', 'best_of_n' or 'filtered_bc'")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
     print(json.dumps(summary, indent=2, default=float))
     return summary

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from robopref.config import StageConfig, register_schema
 from robopref.data.episode import Episode
 from robopref.data.layout import is_image_key
+from robopref.data.output import check_output, resolve_output
 from robopref.data.video import write_video
 from robopref.data.writer import DatasetWriter
 from robopref.eval.policies import PolicySpec, build_policy
@@ -33,6 +34,7 @@ from robopref.rollout.factory import env_args_of, make_env
 from robopref.rollout.quality import DEFAULT_MIXED_NOISE, DEFAULT_OPERATOR_NOISE, EpisodePlan, Quality, plan_episodes
 from robopref.rollout.batched import record_episodes
 from robopref.rollout.record import record_episode
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -110,27 +112,6 @@ def _existing_masks(path: Path, append: bool) -> dict[str, list[str]]:
         return {k: ds.mask(k) for k in ds.masks()}
 
 
-def _resolve_output(output: str, out_dir: Path) -> Path:
-    p = Path(output).expanduser()
-    return p if p.is_absolute() else out_dir / p
-
-
-def _check_output(output: Path, append: bool, overwrite: bool) -> None:
-    """Refuse to replace an existing dataset unless ``overwrite=true`` says so."""
-    if append and overwrite:
-        raise ValueError("append=true and overwrite=true: choose one (append adds episodes to the output file, overwrite replaces it)")
-    if output.exists() and not (append or overwrite):
-        from robopref.data.dataset import Dataset
-
-        try:
-            with Dataset(output, validate=False) as ds:
-                held = f"{len(ds.demos)} episodes"
-        except Exception:  # noqa: BLE001 - only for the message; the file is left alone either way
-            held = "not a readable dataset"
-        raise FileExistsError(f"output={output} already exists ({held}): pass append=true to add the new episodes to it, "
-                              "overwrite=true to replace it, or another output= path")
-
-
 def _episodes(cfg: DictConfig, spec: PolicySpec, env: Any, plans: list[EpisodePlan], policies: dict[EpisodePlan, Any]) -> Iterator[Episode]:
     """The episodes of ``plans`` in order: a policy checkpoint with ``batch`` > 1 rolls
     ``batch`` of them out side by side (same seeds, same fields), anything else one by one."""
@@ -176,8 +157,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"episodes={cfg.episodes}: expected >= 1 (a dataset without episodes has nothing to learn from)")
     episode_seeds(cfg.seed, 0, cfg.repeats)  # validates repeats before anything runs
     plans = plan_episodes(quality, cfg.episodes, cfg.noise, cfg.mixed_noise, cfg.operator_noise)
-    output = _resolve_output(cfg.output, out_dir)
-    _check_output(output, cfg.append, cfg.overwrite)
+    output = resolve_output(cfg.output, out_dir)
+    check_output(output, cfg.append, cfg.overwrite)
     env = make_env(cfg.env)
     masks = _existing_masks(output, cfg.append)
     env_args = env_args_of(env, cfg.env)
@@ -208,7 +189,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         writer.set_attr("robopref_collect", json.dumps({"config": OmegaConf.to_container(cfg, resolve=True), "summary": summary}, default=str))
     env.close()
     summary.update({"dataset": str(output), "videos": [str(v) for v in videos]})
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
     log.info("summary: %s", json.dumps(summary))
     print(json.dumps({k: v for k, v in summary.items() if k not in ("dataset", "videos")}, indent=2))
     print(f"dataset: {output}")

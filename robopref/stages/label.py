@@ -29,6 +29,7 @@ from robopref.rewards import RewardConfig, TrajectoryRewardModel, fit_from_store
 from robopref.teachers import label_queries, make_teacher, query_returns
 from robopref.teachers.queries import choose_queries
 from robopref.teachers.rules import check_query_settings
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -108,6 +109,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 if decided:
                     summary["agreement_with_oracle"] = float(np.mean([(v > 0.5) == (t[0] > t[1]) for v, t in decided]))
         summary["store_totals"] = {"queries": store.count_queries(), "labels": store.count_labels()}
-    (run_dir() / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(run_dir() / "summary.json", json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     return summary

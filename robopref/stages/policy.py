@@ -25,6 +25,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from robopref.config import StageConfig, register_schema
 from robopref.policies.config import DiffusionPolicyConfig
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.rundir import run_dir
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     summary = train_policy(policy_cfg, train_cfg, cfg.dataset, work, filter_key=cfg.filter_key, env_cfg=env_cfg, device=cfg.device,
                            resume=cfg.resume, init_from=cfg.init_from)
     summary["run_dir"] = str(work)
-    (work / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    atomic_write_text(work / "summary.json", json.dumps(summary, indent=2, default=str))
     log.info("summary: %s", json.dumps(summary, default=str))
     print(json.dumps(summary["final"], indent=2, default=str))
     if summary["best"]:

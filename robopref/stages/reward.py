@@ -26,6 +26,7 @@ from robopref.data.pool import DatasetPool
 from robopref.data.relabel import relabel_rewards
 from robopref.prefs import LABEL_SOURCES, PreferenceStore
 from robopref.rewards.preferences import comparisons_from_store, datasets_of
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -88,7 +89,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             relabel_rewards(d, dst, {k: m for k, (m, _) in preds.items()}, {k: {"reward_std": s} for k, (_, s) in preds.items()},
                             note={"checkpoint": str(ckpt), "reward": OmegaConf.to_container(cfg.reward)})
             metrics["relabeled"].append(str(dst))
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=float))
     brief = {k: v for k, v in metrics.items() if k != "history"}
     print(json.dumps(brief, indent=2, default=float))
     print(f"reward: {ckpt}")

@@ -23,6 +23,7 @@ from typing import Any, Optional
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from robopref.config import StageConfig, register_schema
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.checks import check_at_least, check_positive
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         client.close()
     out = summary.to_dict()
     out.update({"dataset": str(output), "recovered": recovered})
-    (run_dir() / "summary.json").write_text(json.dumps(out, indent=2, default=str))
+    atomic_write_text(run_dir() / "summary.json", json.dumps(out, indent=2, default=str))
     print(json.dumps(out, indent=2, default=str))
     return out

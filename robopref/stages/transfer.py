@@ -38,6 +38,7 @@ from robopref.transfer.labels import check_label_mode
 from robopref.transfer.pipeline import (
     FewShot, TransferSettings, load_source, random_pairs, read_sequences, target_segments, transfer, write_transferred,
 )
+from robopref.utils.atomic import atomic_write_text
 from robopref.utils.rundir import run_dir
 from robopref.utils.seed import seed_everything
 
@@ -154,6 +155,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         summary["signal"] = signal
         summary["transfer_accuracy"] = transfer_accuracy(result, truth, keep)
         summary["transfer_accuracy_all_pairs"] = transfer_accuracy(result, truth)
-    (run_dir() / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    atomic_write_text(run_dir() / "summary.json", json.dumps(summary, indent=2, default=float))
     print(json.dumps(summary, indent=2, default=float))
     return summary

@@ -18,7 +18,22 @@ def test_recorded_steps_are_read_back_in_order(tmp_path):
     again = PipelineState(tmp_path, "quickstart")
     assert [s for s, _ in again.steps()] == ["demos", "policy"]
     assert again.get("policy")["outputs"] == {"checkpoint": "best.ckpt"}
-    assert not (tmp_path / (STATE_FILE + ".tmp")).exists()  # written through a temporary file, renamed
+    assert not (tmp_path / (STATE_FILE + ".partial")).exists()  # written through a temporary file, renamed
+
+
+def test_a_write_that_dies_midway_leaves_the_previous_state(tmp_path, monkeypatch):
+    state = PipelineState(tmp_path, "quickstart")
+    state.record("demos", {"outputs": {"dataset": "d.hdf5"}})
+
+    def killed(fd: int) -> None:
+        raise KeyboardInterrupt  # the process is stopped after the new state was half written
+
+    monkeypatch.setattr("robopref.utils.atomic.os.fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        state.record("policy", {"outputs": {"checkpoint": "best.ckpt"}})
+    monkeypatch.undo()
+    again = PipelineState(tmp_path, "quickstart")
+    assert [s for s, _ in again.steps()] == ["demos"]  # resume reruns the step that was being recorded
 
 
 def test_unfinished_step_is_not_done_and_get_names_the_done_ones(tmp_path):
