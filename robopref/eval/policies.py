@@ -126,5 +126,36 @@ def check_env_fits(checkpoint: str, shapes: PolicyShapes, env: gym.Env) -> None:
     if missing or differ:
         found = ", ".join(f"{k} {have[k]}" for k in differ) + (f"; it lacks observation key(s) {missing}" if missing else "")
         raise ValueError(f"policy={checkpoint}: it was trained for {', '.join(f'{k} {want[k]}' for k in differ) or 'other observations'}, "
-                         f"but this env has {found} (pass the env overrides the training data was collected with, "
-                         "e.g. ++env.embodiment=... ++env.num_blocks=...)")
+                         f"but this env has {found} (pass the env the training data was collected in, with that run's overrides, "
+                         f"e.g. env=... ++env.embodiment=... ++env.num_blocks=...{training_env_hint(checkpoint)})")
+
+
+def training_env_hint(checkpoint: str) -> str:
+    """'; its training data ... was collected in env=<name> with <overrides>' when the checkpoint
+    names its dataset and that dataset records its env config; '' otherwise (a hint only)."""
+    try:
+        from robopref.data.dataset import Dataset
+        from robopref.policies.checkpoint import read_checkpoint
+
+        dataset = read_checkpoint(checkpoint).get("meta", {}).get("dataset")
+        with Dataset(dataset, validate=False) as ds:
+            env = dict(ds.env_args.get("robopref_env") or {})
+    except Exception:  # noqa: BLE001 - the dataset may be gone or foreign; the error above stands without the hint
+        return ""
+    if not env.get("name"):
+        return ""
+    args = " ".join(f"++env.{k}={_override_value(v)}" for k, v in env.items() if k not in ("name", "_target_", "expert"))
+    return f"; its training data {dataset} was collected in env={env['name']} {args}".rstrip()
+
+
+def _override_value(v: object) -> str:
+    """``v`` as a Hydra command-line value (null, true/false, [a,b], {k:v})."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_override_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}:{_override_value(x)}" for k, x in v.items()) + "}"
+    return str(v)

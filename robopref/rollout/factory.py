@@ -55,7 +55,8 @@ def make_scripted_policy(
     cfg = _plain(env_cfg)
     expert = cfg.get("expert")
     if not expert or "_target_" not in expert:
-        raise ValueError(f"env config {cfg.get('name', '?')!r} defines no scripted expert (key 'expert' with a _target_)")
+        raise ValueError(f"env config {cfg.get('name', '?')!r} defines no scripted expert (key 'expert' with a _target_): "
+                         "use policy=random or policy=<a checkpoint>")
     from hydra.utils import instantiate
 
     return instantiate(expert, env=env, noise=noise, aligned=aligned, seed=seed)

@@ -156,7 +156,7 @@ def test_a_checkpoint_in_an_env_of_other_shapes_is_refused_with_both_named():
     shapes = PolicyShapes(action_dim=3, low_dim={"state": 8}, images={})
     check_env_fits("best.ckpt", shapes, env(8, 3))
     with pytest.raises(ValueError, match=r"policy=best.ckpt: it was trained for action size 3, obs state size 8, but this env has "
-                                         r"action size 2, obs state size 14 \(pass the env overrides"):
+                                         r"action size 2, obs state size 14 \(pass the env the training data was collected in"):
         check_env_fits("best.ckpt", shapes, env(14, 2))
     with pytest.raises(ValueError, match=r"it lacks observation key\(s\) \['robot'\]"):
         check_env_fits("best.ckpt", PolicyShapes(action_dim=3, low_dim={"state": 8, "robot": 4}, images={}), env(8, 3))
