@@ -1,8 +1,10 @@
-"""LeRobot import speed: ``robopref convert`` on a LeRobot v3.0 dataset of camera-sized AV1 videos.
+"""LeRobot import and export speed: ``robopref convert`` on a LeRobot v3.0 dataset of
+camera-sized AV1 videos, and ``robopref export`` of the result back to LeRobot.
 
 Prints one JSON object per ``--image-size`` (``bench: convert``): episodes, frames, the
 wall-clock seconds of the command (process start included), frames per second and the
-size of the written HDF5 file. The source is synthetic (tests/data/lerobot_maker.py:
+size of the written HDF5 file; then one (``bench: export``) for exporting the first
+size's dataset (AV1 encoding included). The source is synthetic (tests/data/lerobot_maker.py:
 textured frames, one shared mp4 as LeRobot v3.0 writes it, SVT-AV1 like LeRobot's default),
 built once in a temporary folder; its encoding time is reported but not counted.
 
@@ -57,6 +59,19 @@ def main() -> None:
                               "source_video_mb": round(video_mb, 1), "source_build_s": round(made, 1), "image_size": size or None,
                               "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 1), "output_mb": round(out.stat().st_size / 1e6, 1),
                               "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine()}), flush=True)
+        first = args.image_size[0]
+        cmd = [sys.executable, "-m", "robopref.cli", "export", f"dataset={tmp}/out_{first}.hdf5", f"output={tmp}/lerobot_{first}",
+               f"hydra.run.dir={tmp}/export_{first}"]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        seconds = time.perf_counter() - t0
+        if res.returncode:
+            raise SystemExit(res.stderr[-3000:])
+        mb = sum(f.stat().st_size for f in Path(f"{tmp}/lerobot_{first}").rglob("*") if f.is_file()) / 1e6
+        frames = args.episodes * args.length
+        print(json.dumps({"bench": "export", "episodes": args.episodes, "frames": frames, "image_size": first or None, "seconds": round(seconds, 2),
+                          "frames_per_s": round(frames / seconds, 1), "output_mb": round(mb, 1), "cpus": os.cpu_count(),
+                          "machine": platform.processor() or platform.machine()}), flush=True)
 
 
 if __name__ == "__main__":

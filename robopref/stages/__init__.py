@@ -9,6 +9,7 @@ STAGES: dict[str, str] = {
     "app": "serve the preference labelling page (pairs, triplets) for people; prints its URL",
     "collect": "roll a policy (scripted expert or random) in an env and write a dataset",
     "convert": "bring a LeRobot dataset (parquet + mp4, v2.x or v3.0) into robopref's HDF5 layout",
+    "export": "write a robopref dataset as a LeRobot dataset (v3.0: parquet, mp4, meta) for LeRobot's training tools",
     "eval": "evaluate a policy over N episodes in parallel: success, return, 95% CIs, videos, report",
     "label": "create segment queries and answer them with a scripted teacher (B-Pref)",
     "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
