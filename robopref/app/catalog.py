@@ -46,6 +46,7 @@ class _Open:
     dataset: Dataset
     image_key: str
     lengths: dict[str, int]
+    tasks: dict[str, str]  # demo -> its 'task' attribute (a LeRobot import's instruction), where it has one
 
 
 class DatasetCatalog:
@@ -71,7 +72,8 @@ class DatasetCatalog:
     def _load(self, index: int) -> "_Open":
         fingerprint = self.fingerprint(index)
         dataset = Dataset(self.paths[index])
-        return _Open(fingerprint, dataset, dataset.camera_key(self.camera, "there is nothing to show a person"), dataset.lengths)
+        tasks = {d: str(t) for d in dataset.demos if (t := dataset.demo_attrs(d).get("task"))}
+        return _Open(fingerprint, dataset, dataset.camera_key(self.camera, "there is nothing to show a person"), dataset.lengths, tasks)
 
     def _current(self, index: int) -> "_Open":
         """The open dataset, reopened if the file changed on disk.
@@ -133,6 +135,10 @@ class DatasetCatalog:
         if index is None:
             raise NotShowable(f"segment dataset {segment.dataset!r} is not one of the datasets this server was started with")
         return Clip(index, segment.demo, segment.start, segment.length)
+
+    def task(self, clip: Clip) -> str | None:
+        """The task text of the clip's demo (its ``task`` attribute), or None."""
+        return self._current(clip.dataset).tasks.get(clip.demo)
 
     def frames(self, clip: Clip) -> np.ndarray:
         """uint8 frames (T, H, W, 3) of a clip."""

@@ -59,7 +59,7 @@ class QueryViews:
         return True
 
     def view(self, query: Query) -> dict[str, Any]:
-        """JSON for the page: id, kind and a video URL per segment.
+        """JSON for the page: id, kind and per segment a video URL (and its demo's task text, if any).
 
         For a query :meth:`showable` accepted: its windows are not checked against the
         files again (that is a ``stat`` per segment on every ``/api/next``).
@@ -68,7 +68,11 @@ class QueryViews:
         for segment in query.segments:
             clip = self.catalog.address(segment)
             url = f"/api/videos/{clip.dataset}/{quote(clip.demo, safe='')}/{clip.start}/{clip.length}.webm"
-            segments.append({"video": url, "dataset": clip.dataset, "demo": clip.demo, "start": clip.start, "length": clip.length})
+            seg = {"video": url, "dataset": clip.dataset, "demo": clip.demo, "start": clip.start, "length": clip.length}
+            task = self.catalog.task(clip)
+            if task:
+                seg["task"] = task
+            segments.append(seg)
         return {"id": query.id, "kind": query.kind, "origin": query.origin, "segments": segments}
 
 

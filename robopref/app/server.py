@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 SOURCE = "human"
+MAX_QUESTION = 300  # characters of the app's question= line
 
 
 def _error(status: int, message: str) -> HTTPException:
@@ -69,6 +70,7 @@ def create_app(
     lease_s: float = 900.0,
     prefetch: bool = True,
     allowed_hosts: Sequence[str] | None = None,
+    question: str | None = None,
 ) -> FastAPI:
     """Build the label app.
 
@@ -86,9 +88,14 @@ def create_app(
             rarely waits for ffmpeg.
         allowed_hosts: accepted ``Host`` headers (guards a loopback server against DNS
             rebinding); ``None`` accepts any.
+        question: what the person should judge, shown above the videos (e.g. "Which rollout
+            keeps the cup upright?"); None shows only the generic prompt.
     """
     if session_size < 1:
         raise ValueError(f"session_size must be >= 1, got {session_size}")
+    question = (question or "").strip() or None
+    if question is not None and len(question) > MAX_QUESTION:
+        raise ValueError(f"question: {len(question)} characters, expected at most {MAX_QUESTION} (one sentence for the person labelling)")
     store = PreferenceStore(store_path)
     catalog = DatasetCatalog(datasets, camera=camera)
     cache = Path(cache_dir) if cache_dir is not None else Path(f"{store.path}.videos")
@@ -182,6 +189,7 @@ def create_app(
             "last": None if last is None else describe(last),
             "query": None if picked.query is None else views.view(picked.query),
             "queries_total": len(queries),
+            "question": question,
         })
 
     @app.post("/api/answers")

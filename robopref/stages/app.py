@@ -39,6 +39,7 @@ class AppConfig(StageConfig):
     fps: int = 10
     camera: Optional[str] = None  # <camera>_image to show (default: the dataset's first)
     prefetch_videos: bool = True  # encode the next queries' videos in the background
+    question: Optional[str] = None  # what to judge, shown above the videos, e.g. "Which rollout keeps the cup upright?"
 
 
 register_schema("app", AppConfig)
@@ -89,7 +90,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     app = create_app(
         cfg.db, datasets, cache_dir=cfg.cache_dir, overlap=cfg.annotator_overlap, overlap_annotators=cfg.overlap_annotators,
         session_size=cfg.session_size, order=cfg.order, fps=cfg.fps, camera=cfg.camera, prefetch=cfg.prefetch_videos,
-        allowed_hosts=allowed,
+        allowed_hosts=allowed, question=cfg.question,
     )
     sock = bind(cfg.host, cfg.port)
     port = sock.getsockname()[1]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 
+import h5py
 import pytest
 from fastapi.testclient import TestClient
 
 from robopref.app.server import create_app
 from robopref.data import SegmentRef
 from robopref.prefs import PreferenceStore
-from tests.app.conftest import add_queries
+from tests.app.conftest import add_queries, write_image_dataset
 
 
 @pytest.fixture
@@ -264,3 +265,24 @@ def test_bad_configuration_fails_at_start(tmp_path, dataset, store_path):
 
     with pytest.raises(ValueError, match=r"port=70000: expected 0-65535 \(0: any free port\)"):
         bind("127.0.0.1", 70000)
+
+
+def test_the_question_and_each_clips_task_reach_the_page(tmp_path, store_path):
+    """``question=`` and a demo's ``task`` attribute (a LeRobot import's instruction) are
+    what a person needs to judge the clips; both come with the query."""
+    data = write_image_dataset(tmp_path / "tasks.hdf5")
+    with h5py.File(data, "a") as f:
+        for d in ("demo_0", "demo_1"):
+            f["data"][d].attrs["task"] = "put the cube in the bowl"
+    with PreferenceStore(store_path) as store:
+        q = store.add_query([SegmentRef(str(data), "demo_0", 0, 10), SegmentRef(str(data), "demo_1", 0, 10)])
+        store.add_query([SegmentRef(str(data), "demo_2", 0, 10), SegmentRef(str(data), "demo_3", 0, 10)])
+    app = create_app(store_path, [str(data)], cache_dir=tmp_path / "v", overlap=0.0, order="oldest", question="  Which one is gentler?  ")
+    with TestClient(app) as c:
+        first = nxt(c)
+        assert first["question"] == "Which one is gentler?" and first["query"]["id"] == q
+        assert [s["task"] for s in first["query"]["segments"]] == ["put the cube in the bowl"] * 2
+        assert answer(c, q, choice="left").status_code == 201
+        assert all("task" not in s for s in nxt(c)["query"]["segments"])  # demos without one
+    with pytest.raises(ValueError, match="question: 301 characters, expected at most 300"):
+        create_app(store_path, [str(data)], cache_dir=tmp_path / "v", question="x" * 301)

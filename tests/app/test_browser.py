@@ -186,3 +186,20 @@ def test_label_session_in_browser(tmp_path, dataset, store_path, live_server, br
     assert len(history) == 27  # 25 answers + the undone answer + its retract
     retract = [l for l in history if l.kind == "retract"]
     assert len(retract) == 1 and retract[0].query_id == undone_query
+
+
+def test_the_question_is_shown_above_the_videos(tmp_path, dataset, store_path, live_server, browser_page):
+    page, errors = browser_page
+    with PreferenceStore(store_path) as store:
+        add_queries(store, dataset, pairs=1, triplets=0)
+        queries = store.queries()
+    app = create_app(store_path, [str(dataset)], cache_dir=tmp_path / "videos", overlap=0.0, question="Which rollout avoids the red zone?")
+    warm_videos(app, queries)
+    with live_server(app) as server:
+        page.goto(server.url + "/")
+        page.fill("#name-input", "ana")
+        page.click("#start")
+        page.wait_for_selector("#screen-query:not([hidden])")
+        assert page.inner_text("#question") == "Which rollout avoids the red zone?" and page.locator("#question").is_visible()
+    assert errors == []
+

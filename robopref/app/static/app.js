@@ -122,7 +122,7 @@ async function loadNext() {
     show("waiting");
     state.pollTimer = setTimeout(loadNext, 3000); // new queries appear without a reload
   } else if (!previous || !previous.query || previous.query.id !== next.query.id || $("screen-query").hidden) {
-    renderQuery(next.query);
+    renderQuery(next.query, next.question);
     show("query");
   }
   state.busy = false;
@@ -153,7 +153,20 @@ function videos() { return Array.from(document.querySelectorAll("#videos video")
 
 function stopVideos() { for (const v of videos()) v.pause(); }
 
-function renderQuery(query) {
+// The question the person answers (robopref app question=...) and the task the clips show
+// (a LeRobot import's instruction), when there are such: one line above the videos.
+function renderQuestion(question, segments) {
+  const tasks = [...new Set(segments.map((seg) => seg.task).filter(Boolean))];
+  const parts = [];
+  if (question) parts.push(question);
+  if (tasks.length === 1) parts.push(`Task: ${tasks[0]}`);
+  else if (tasks.length > 1) parts.push(`Tasks: ${tasks.join(" / ")}`);
+  const el = $("question");
+  el.textContent = parts.join(" · ");
+  el.hidden = parts.length === 0;
+}
+
+function renderQuery(query, question) {
   const box = $("videos");
   box.innerHTML = "";
   box.style.setProperty("--n", query.segments.length);
@@ -164,6 +177,7 @@ function renderQuery(query) {
   const pair = query.kind === "pair";
   $("prompt-title").textContent = pair ? "Which rollout is better?" : "Rank the three rollouts, best first";
   $("query-meta").textContent = `query #${query.id}` + (query.origin ? ` · ${query.origin}` : "");
+  renderQuestion(question, query.segments);
   $("answers-pair").hidden = !pair;
   $("answers-triplet").hidden = pair;
   $("note").value = "";
