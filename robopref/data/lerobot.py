@@ -35,6 +35,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from robopref.data.episode import Episode
+from robopref.utils.optional import optional_import
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,8 @@ class LeRobotError(ValueError):
 
 
 def _pyarrow() -> Any:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as e:  # pragma: no cover - the test extra installs it
-        raise ImportError("reading LeRobot datasets needs pyarrow: pip install 'robopref[lerobot]' (or pip install pyarrow)") from e
-    return pq
+    """``pyarrow.parquet``, or an error that says how to install it."""
+    return optional_import("pyarrow.parquet", "reading LeRobot datasets", "lerobot")
 
 
 def obs_key(feature: str, camera: bool) -> str:
@@ -118,6 +116,11 @@ class LeRobotDataset:
     def episode_indices(self) -> list[int]:
         """LeRobot episode indices, in order."""
         return sorted(self._meta)
+
+    @staticmethod
+    def camera_key(feature: str) -> str:
+        """robopref's observation key of camera feature ``feature`` (:func:`obs_key`)."""
+        return obs_key(feature, camera=True)
 
     def numeric_features(self) -> list[str]:
         """Per-frame numeric features that become obs keys or action streams."""

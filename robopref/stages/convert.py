@@ -3,9 +3,10 @@
     robopref convert source=~/lerobot/so100_pick output=so100_pick.hdf5
     robopref convert source=... output=... episodes=[0,1,2] image_size=96 cameras=[observation.images.top]
 
-``format=lerobot`` (the only one so far) reads a LeRobot dataset folder, codebase v2.0,
-v2.1 or v3.0 (``robopref.data.lerobot`` has the mapping), and writes a robomimic-layout
-dataset that every other stage reads: the label page shows its camera videos, ``label``
+``format=lerobot`` reads a LeRobot dataset folder, codebase v2.0, v2.1 or v3.0
+(``robopref.data.lerobot`` has the mapping); ``format=zarr`` a diffusion_policy replay
+buffer, a ``.zarr`` folder or ``.zarr.zip`` (``robopref.data.zarr_replay``). Either way it
+writes a robomimic-layout dataset that every other stage reads: the label page shows its camera videos, ``label``
 and ``reward`` take it as ``dataset=``, ``policy`` trains on it. Writing is crash-safe
 like ``collect``'s, and an existing ``output`` is refused unless ``overwrite=true``.
 ``summary.json`` in the run directory lists what was carried over and what was left out.
@@ -17,7 +18,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
@@ -27,15 +28,16 @@ from robopref.utils.rundir import run_dir
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("lerobot",)
+FORMATS = ("lerobot", "zarr")
 
 
 @dataclass
 class ConvertConfig(StageConfig):
     """Config of ``robopref convert`` (see conf/convert.yaml for the defaults)."""
 
-    source: str = MISSING  # the dataset to read (format=lerobot: the folder that holds meta/info.json)
-    format: str = "lerobot"
+    source: str = MISSING  # the dataset to read (lerobot: the folder that holds meta/info.json; zarr: a .zarr folder or .zarr.zip)
+    format: str = "lerobot"  # lerobot | zarr (diffusion_policy's replay buffer)
+    fps: Optional[float] = None  # control rate to record when the source has none (zarr); robopref export reads it
     output: str = "dataset.hdf5"  # relative paths land in the run directory
     overwrite: bool = False  # replace an existing output file (default: refuse)
     episodes: Optional[list] = None  # source episode indices to convert; null: all
@@ -46,14 +48,12 @@ class ConvertConfig(StageConfig):
 register_schema("convert", ConvertConfig)
 
 
-def resolve_cameras(requested: Optional[list], cameras: list[str]) -> list[str]:
-    """The source camera features ``cameras=`` names: null means all; each entry may be the full
-    feature (``observation.images.top``), the camera (``top``) or the robopref key (``top_image``)."""
-    from robopref.data.lerobot import obs_key
-
+def resolve_cameras(requested: Optional[list], cameras: list[str], camera_key: Callable[[str], str]) -> list[str]:
+    """The source cameras ``cameras=`` names: null means all; each entry may be the source's name
+    (``observation.images.top``, ``img``), the camera (``top``) or the robopref key (``top_image``)."""
     if requested is None:
         return list(cameras)
-    names = {c: {c, obs_key(c, camera=True), obs_key(c, camera=True).removesuffix("_image")} for c in cameras}
+    names = {c: {c, camera_key(c), camera_key(c).removesuffix("_image")} for c in cameras}
     out = []
     for r in requested:
         match = [c for c, aliases in names.items() if str(r) in aliases]
@@ -63,10 +63,23 @@ def resolve_cameras(requested: Optional[list], cameras: list[str]) -> list[str]:
     return out
 
 
+def open_source(fmt: str, path: str) -> Any:
+    """The reader of ``format=``: :class:`LeRobotDataset` or :class:`ZarrReplayBuffer`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt!r}: expected one of {FORMATS}")
+    if fmt == "zarr":
+        from robopref.data.zarr_replay import ZarrReplayBuffer
+
+        return ZarrReplayBuffer(path)
+    from robopref.data.lerobot import LeRobotDataset
+
+    return LeRobotDataset(path)
+
+
 def check_settings(cfg: DictConfig, episodes: list[int]) -> None:
-    """Name the bad key before anything is written: format, image_size, episodes."""
-    if cfg.format not in FORMATS:
-        raise ValueError(f"format={cfg.format!r}: expected one of {FORMATS}")
+    """Name the bad key before anything is written: image_size, fps, episodes."""
+    if cfg.fps is not None and not cfg.fps > 0:
+        raise ValueError(f"fps={cfg.fps}: expected > 0 steps per second, or null")
     if cfg.image_size is not None and cfg.image_size < 8:
         raise ValueError(f"image_size={cfg.image_size}: expected >= 8 pixels, or null to keep the recorded size")
     if cfg.episodes is not None and len(cfg.episodes) == 0:
@@ -81,20 +94,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from tqdm import tqdm
 
     from robopref.data.layout import is_image_key, make_env_args
-    from robopref.data.lerobot import LeRobotDataset
     from robopref.data.output import check_output, resolve_output
     from robopref.data.writer import DatasetWriter
 
     out_dir = run_dir()
-    source = LeRobotDataset(cfg.source)
+    source = open_source(cfg.format, cfg.source)
     check_settings(cfg, source.episode_indices)
-    cameras = resolve_cameras(None if cfg.cameras is None else list(cfg.cameras), source.cameras)
+    cameras = resolve_cameras(None if cfg.cameras is None else list(cfg.cameras), source.cameras, source.camera_key)
     output = resolve_output(cfg.output, out_dir)
     check_output(output, append=False, overwrite=cfg.overwrite, can_append=False)
     indices = source.episode_indices if cfg.episodes is None else [int(e) for e in cfg.episodes]
-    robot = source.info.get("robot_type") or source.root.name
-    env_args = make_env_args(f"lerobot/{robot}", env_kwargs={"fps": source.fps, "source": str(source.root.resolve()),
-                                                             "codebase_version": source.version, "robot_type": source.info.get("robot_type")})
+    fps = source.fps if source.fps is not None else cfg.fps
+    if cfg.format == "lerobot":
+        robot = source.info.get("robot_type") or source.root.name
+        env_args = make_env_args(f"lerobot/{robot}", env_kwargs={"fps": fps, "source": str(source.root.resolve()),
+                                                                 "codebase_version": source.version, "robot_type": source.info.get("robot_type")})
+    else:
+        env_args = make_env_args(f"zarr/{source.root.name.removesuffix('.zip').removesuffix('.zarr')}",
+                                 env_kwargs={"fps": fps, "source": str(source.root.resolve())})
     steps, obs_keys = 0, set()
     with DatasetWriter(output, env_args=env_args, mode="w") as writer:
         for ep in tqdm(source.iter_episodes(indices, image_size=cfg.image_size, cameras=cameras), total=len(indices), desc="convert", unit="ep"):
@@ -102,8 +119,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             steps += len(ep)
             obs_keys |= set(ep.obs)
         writer.set_attr("robopref_convert", json.dumps({"config": OmegaConf.to_container(cfg, resolve=True)}, default=str))
-    summary = {"dataset": str(output), "source": str(source.root), "format": cfg.format, "codebase_version": source.version,
-               "episodes": len(indices), "steps": steps, "fps": source.fps,
+    summary = {"dataset": str(output), "source": str(source.root), "format": cfg.format, "episodes": len(indices), "steps": steps, "fps": fps,
                "obs_keys": sorted(k for k in obs_keys if not is_image_key(k)), "cameras": sorted(k for k in obs_keys if is_image_key(k)),
                "left_out": source.skipped_features()}
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
