@@ -251,15 +251,14 @@ def _numeric(table: Any, name: str, where: str) -> np.ndarray:
 
     col = table.column(name).combine_chunks()
     T = len(col)
+    listed = pat.is_list(col.type) or pat.is_large_list(col.type) or pat.is_fixed_size_list(col.type)
     try:
-        if pat.is_list(col.type) or pat.is_large_list(col.type) or pat.is_fixed_size_list(col.type):
-            values = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
-            if T and values.size % T:
-                raise LeRobotError(f"{where}: column '{name}' has rows of different lengths")
-            return values.reshape(T, -1)
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(T, -1)
+        values = np.asarray((col.flatten() if listed else col).to_numpy(zero_copy_only=False), dtype=np.float32)
     except (TypeError, ValueError) as e:
         raise LeRobotError(f"{where}: column '{name}' is not numeric ({col.type}): {e}") from e
+    if T and values.size % T:
+        raise LeRobotError(f"{where}: column '{name}' has rows of different lengths")
+    return values.reshape(T, -1)
 
 
 def _first_timestamp(table: Any) -> float:

@@ -37,6 +37,7 @@ import numpy as np
 
 from robopref.data.episode import Episode
 from robopref.data.layout import is_image_key
+from robopref.utils.optional import optional_import
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -174,19 +175,20 @@ def _features(first: Episode, low_dim: Sequence[str], cameras: Sequence[str], su
     return feats
 
 
-def write_lerobot(episodes: Iterable[Episode], count: int, out_dir: str | os.PathLike, fps: float, robot_type: str | None,
+def write_lerobot(episodes: Iterable[Episode], out_dir: str | os.PathLike, fps: float, robot_type: str | None,
                   default_task: str, codec: str = "libsvtav1", overwrite: bool = False,
                   progress: Callable[[Iterable[Episode]], Iterable[Episode]] | None = None) -> dict[str, Any]:
-    """Write ``episodes`` (``count`` of them, all with the same observation keys and sizes) as a
+    """Write ``episodes`` (all with the same observation keys and sizes, read one at a time) as a
     LeRobot v3.0 dataset in ``out_dir``; an episode's ``task`` attribute (else ``default_task``)
     is its task. Returns a summary (episodes, frames, features, cameras)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    pa = optional_import("pyarrow", "writing LeRobot datasets", "lerobot")
+    pq = optional_import("pyarrow.parquet", "writing LeRobot datasets", "lerobot")
 
     if codec not in VIDEO_CODECS:
         raise ValueError(f"video_codec={codec!r}: expected one of {sorted(VIDEO_CODECS)}")
     if not fps > 0:
         raise ValueError(f"fps={fps}: expected > 0 steps per second")
+    fps = int(fps) if float(fps).is_integer() else float(fps)  # LeRobot's own datasets record an integer rate
     out = Path(out_dir).expanduser()
     if out.exists() and not overwrite:
         raise FileExistsError(f"output={out} already exists: pass overwrite=true to replace it, or another output= path")

@@ -111,7 +111,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         env_name = (env_args.get("robopref_env") or {}).get("name") or env_args.get("env_name") or ""
         robot = cfg.robot_type or (env_args.get("env_kwargs") or {}).get("robot_type") or None
         episodes = (ds.episode(d, obs_keys=keys) for d in demos)
-        summary = write_lerobot(episodes, len(demos), output, fps=fps, robot_type=robot, default_task=cfg.task or str(env_name),
+        summary = write_lerobot(episodes, output, fps=fps, robot_type=robot, default_task=cfg.task or str(env_name),
                                 codec=cfg.video_codec, overwrite=cfg.overwrite,
                                 progress=lambda it: tqdm(it, total=len(demos), desc="export", unit="ep"))
     summary = {"output": str(output), "dataset": str(Path(cfg.dataset).resolve()), "demos": demos, **summary}

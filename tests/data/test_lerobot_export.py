@@ -56,7 +56,7 @@ def test_the_layout_lerobots_loader_reads(imported, tmp_path):
     with Dataset(imported) as ds:
         episodes = [ds.episode(d) for d in ds.demos]
     out = tmp_path / "lr"
-    write_lerobot(iter(episodes), len(episodes), out, fps=10, robot_type="so100", default_task="push", codec="libx264")
+    write_lerobot(iter(episodes), out, fps=10, robot_type="so100", default_task="push", codec="libx264")
     info = json.loads((out / "meta" / "info.json").read_text())
     assert info["codebase_version"] == "v3.0" and info["total_episodes"] == 3 and info["total_frames"] == sum(LENGTHS)
     assert info["features"]["observation.images.top"]["shape"] == [16, 16, 3]
@@ -103,4 +103,4 @@ def test_settings_and_data_that_cannot_be_exported_are_named(tmp_path):
     assert LeRobotDataset(tmp_path / "out").episode_indices == [0, 1]
     eps = [Episode(actions=np.zeros((3, 2)), rewards=np.zeros(3), dones=np.zeros(3), obs={"state": np.zeros((3, n))}) for n in (4, 5)]
     with pytest.raises(ValueError, match="episode 1 has other observations or sizes than the first"):
-        write_lerobot(iter(eps), 2, tmp_path / "mixed", fps=10, robot_type=None, default_task="")
+        write_lerobot(iter(eps), tmp_path / "mixed", fps=10, robot_type=None, default_task="")
