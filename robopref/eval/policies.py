@@ -131,21 +131,32 @@ def check_env_fits(checkpoint: str, shapes: PolicyShapes, env: gym.Env) -> None:
 
 
 def training_env_hint(checkpoint: str) -> str:
-    """'; its training data ... was collected in env=<name> with <overrides>' when the checkpoint
+    """'; its training data ... was collected in env=<name> ++env...' when the checkpoint
     names its dataset and that dataset records its env config; '' otherwise (a hint only)."""
     try:
-        from robopref.data.dataset import Dataset
         from robopref.policies.checkpoint import read_checkpoint
 
         dataset = read_checkpoint(checkpoint).get("meta", {}).get("dataset")
-        with Dataset(dataset, validate=False) as ds:
+    except Exception:  # noqa: BLE001 - the hint is a courtesy; the error it decorates stands without it
+        return ""
+    env = training_env_overrides(dataset)
+    return f"; its training data {dataset} was collected in {env}" if env else ""
+
+
+def training_env_overrides(dataset: str | None) -> str | None:
+    """``env=<name> ++env.k=v ...``: the env config a dataset records (``env_args.robopref_env``),
+    as the overrides that rebuild it; None when the dataset is gone or records none."""
+    try:
+        from robopref.data.dataset import Dataset
+
+        with Dataset(dataset, validate=False) as ds:  # type: ignore[arg-type]
             env = dict(ds.env_args.get("robopref_env") or {})
-    except Exception:  # noqa: BLE001 - the dataset may be gone or foreign; the error above stands without the hint
-        return ""
+    except Exception:  # noqa: BLE001 - the dataset may be gone or foreign
+        return None
     if not env.get("name"):
-        return ""
+        return None
     args = " ".join(f"++env.{k}={_override_value(v)}" for k, v in env.items() if k not in ("name", "_target_", "expert"))
-    return f"; its training data {dataset} was collected in env={env['name']} {args}".rstrip()
+    return f"env={env['name']} {args}".rstrip()
 
 
 def _override_value(v: object) -> str:

@@ -11,6 +11,7 @@ STAGES: dict[str, str] = {
     "convert": "bring a LeRobot dataset (parquet + mp4, v2.x or v3.0) into robopref's HDF5 layout",
     "export": "write a robopref dataset as a LeRobot dataset (v3.0: parquet, mp4, meta) for LeRobot's training tools",
     "eval": "evaluate a policy over N episodes in parallel: success, return, 95% CIs, videos, report",
+    "info": "what a dataset, preference store, checkpoint, LeRobot folder or zarr buffer holds (text or json=true)",
     "label": "create segment queries and answer them with a scripted teacher (B-Pref)",
     "policy": "train a diffusion policy (low-dim or image) on demonstrations; roll it out; resume",
     "robot": "real-robot sessions via a robot server: `robot record` (teleop) or `robot rollout policy=...`, crash-safe dataset + mp4s",

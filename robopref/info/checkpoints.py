@@ -1,0 +1,59 @@
+"""Summary of a policy or reward checkpoint: what it is, what it was trained on, its settings."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from robopref.eval.policies import training_env_overrides
+
+
+def _load(path: str | os.PathLike) -> Any:
+    """The checkpoint's dict, on the CPU."""
+    import torch
+
+    try:  # tensors and plain containers first: no code runs
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - robopref's policy checkpoints hold numpy RNG states: the user's own file
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"{path}: not a torch checkpoint ({type(e).__name__}: {e})") from e
+
+
+def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Policy (diffusion) or reward (trajectory, visual) checkpoint, told apart by its ``format``."""
+    from robopref.policies.checkpoint import FORMAT as POLICY
+    from robopref.rewards.model import CHECKPOINT_FORMAT as TRAJECTORY
+    from robopref.rewards.visual.model import FORMAT as VISUAL
+
+    blob = _load(path)
+    fmt = blob.get("format") if isinstance(blob, dict) else None
+    if fmt == POLICY:
+        cfg, train, meta = blob["policy_config"], blob.get("train") or {}, blob.get("meta") or {}
+        keys = ("horizon", "n_obs_steps", "n_action_steps", "down_dims", "prediction_type", "num_inference_steps", "image_encoder",
+                "low_dim_keys", "image_keys")
+        metrics = meta.get("metrics") or {}
+        env = training_env_overrides(meta.get("dataset"))
+        out = {"kind": "policy checkpoint", "path": str(path), "format": fmt, "policy": {k: cfg[k] for k in keys if k in cfg},
+               "shapes": blob["shapes"], "dataset": meta.get("dataset"), "train demos": meta.get("train_demos"),
+               "epoch": train.get("epoch", metrics.get("epoch")), "step": train.get("step", metrics.get("step"))}
+        out.update({k.replace("_", " "): round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()
+                    if k in ("val_loss", "success_rate", "mean_return")})
+        out["evaluate"] = f"robopref eval policy={path} " + (env or "env=<the env its data came from>")
+        return out
+    if fmt == TRAJECTORY:
+        cfg = blob["config"]
+        keys = ("kind", "ensemble", "hidden", "epochs", "lr", "weight_decay", "kl_weight")
+        return {"kind": "reward checkpoint", "path": str(path), "format": fmt, "reward": {k: cfg[k] for k in keys if k in cfg},
+                "trust filter": bool((cfg.get("trust") or {}).get("enabled")), "inputs": blob["features"].get("obs_keys"),
+                **{k: v for k, v in (blob.get("extra") or {}).items() if isinstance(v, (str, int, float, bool, list, dict))}}
+    if fmt == VISUAL:
+        refs = blob.get("references")
+        enc = blob["encoder_config"]
+        meta = {k: v for k, v in (blob.get("meta") or {}).items() if isinstance(v, (str, int, float, bool)) or k in ("labels",)}
+        return {"kind": "reward checkpoint", "path": str(path), "format": fmt, "reward": blob["kind"],
+                "encoder": {k: enc[k] for k in ("kind", "out_dim", "image_size", "norm", "weights") if k in enc},
+                "settings": blob["settings"], "references": None if refs is None else int(refs.shape[0]), **meta}
+    found = fmt if fmt else (sorted(blob)[:8] if isinstance(blob, dict) else type(blob).__name__)
+    raise ValueError(f"{path}: a torch file, but not a robopref policy or reward checkpoint (format or keys: {found})")
