@@ -175,7 +175,7 @@ def _check_episode(ep: Episode, path: str) -> None:
 
     check_episode_arrays(
         path,
-        f"demo_(new)",
+        "demo_(new)",
         actions=np.asarray(ep.actions),
         rewards=np.asarray(ep.rewards),
         dones=np.asarray(ep.dones),

@@ -49,7 +49,6 @@ def policy_table(exp: ExperimentSpec, rounds: Sequence[dict[str, Any]]) -> tuple
     """Markdown rows for the pre-trained policy and each round's aligned policy; bar-chart rows."""
     lines = ["| policy | task success | honours the preference | mean preference return | episodes |", "|---|---|---|---|---|"]
     bars: list[tuple[str, Rate, Rate]] = []
-    a = exp.align
     how = align_description(exp)
     entries = [("pre-trained", rounds[0]["align"]["before"])] if rounds and "before" in rounds[0]["align"] else []
     entries += [(f"round {r['round']}: {how}", r["align"]["after"]) for r in rounds if "after" in r["align"]]

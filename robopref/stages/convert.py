@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf

@@ -8,7 +8,7 @@ ensemble; as in B-Pref, scoring runs on a random pool of ``oversample`` × n can
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch

@@ -9,7 +9,6 @@ from typing import Sequence
 
 import numpy as np
 
-from robopref.data.dataset import Dataset
 from robopref.data.pool import DatasetPool
 from robopref.data.segments import SegmentRef
 
