@@ -29,6 +29,15 @@ sys.path.insert(0, str(ROOT))
 from tests.data.lerobot_maker import make_lerobot  # noqa: E402
 
 
+def timed_stage(*args: str) -> float:
+    """Wall-clock seconds of one ``robopref`` command (process start included); its error ends the benchmark."""
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "robopref.cli", *args], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if res.returncode:
+        raise SystemExit(res.stderr[-3000:])
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--episodes", type=int, default=20)
@@ -47,26 +56,14 @@ def main() -> None:
         video_mb = sum(f.stat().st_size for f in (src / "videos").rglob("*.mp4")) / 1e6
         for size in args.image_size:
             out = Path(tmp) / f"out_{size}.hdf5"
-            cmd = [sys.executable, "-m", "robopref.cli", "convert", f"source={src}", f"output={out}", f"image_size={size or 'null'}",
-                   f"hydra.run.dir={tmp}/run_{size}"]
-            t0 = time.perf_counter()
-            res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-            seconds = time.perf_counter() - t0
-            if res.returncode:
-                raise SystemExit(res.stderr[-3000:])
+            seconds = timed_stage("convert", f"source={src}", f"output={out}", f"image_size={size or 'null'}", f"hydra.run.dir={tmp}/run_{size}")
             frames = args.episodes * args.length
             print(json.dumps({"bench": "convert", "episodes": args.episodes, "frames": frames, "source": f"{args.height}x{args.width} {args.codec}",
                               "source_video_mb": round(video_mb, 1), "source_build_s": round(made, 1), "image_size": size or None,
                               "seconds": round(seconds, 2), "frames_per_s": round(frames / seconds, 1), "output_mb": round(out.stat().st_size / 1e6, 1),
                               "cpus": os.cpu_count(), "machine": platform.processor() or platform.machine()}), flush=True)
         first = args.image_size[0]
-        cmd = [sys.executable, "-m", "robopref.cli", "export", f"dataset={tmp}/out_{first}.hdf5", f"output={tmp}/lerobot_{first}",
-               f"hydra.run.dir={tmp}/export_{first}"]
-        t0 = time.perf_counter()
-        res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-        seconds = time.perf_counter() - t0
-        if res.returncode:
-            raise SystemExit(res.stderr[-3000:])
+        seconds = timed_stage("export", f"dataset={tmp}/out_{first}.hdf5", f"output={tmp}/lerobot_{first}", f"hydra.run.dir={tmp}/export_{first}")
         mb = sum(f.stat().st_size for f in Path(f"{tmp}/lerobot_{first}").rglob("*") if f.is_file()) / 1e6
         frames = args.episodes * args.length
         print(json.dumps({"bench": "export", "episodes": args.episodes, "frames": frames, "image_size": first or None, "seconds": round(seconds, 2),
