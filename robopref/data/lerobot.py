@@ -35,6 +35,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from robopref.data.episode import Episode
+from robopref.data.images import square_rgb
 from robopref.utils.optional import optional_import
 
 log = logging.getLogger(__name__)
@@ -280,10 +281,8 @@ def _decode_images(table: Any, name: str, image_size: int | None, where: str) ->
         data = cell.get("bytes") if isinstance(cell, dict) else cell
         if not data:
             raise LeRobotError(f"{where}: '{name}' frame {t} holds no image bytes")
-        img = Image.open(io.BytesIO(data)).convert("RGB")
-        if image_size:
-            img = img.resize((image_size, image_size), Image.BILINEAR)
-        out.append(np.asarray(img, dtype=np.uint8))
+        frame = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+        out.append(square_rgb(frame[None], image_size)[0])  # one frame at a time: full-size frames are never all in memory
     return np.stack(out)
 
 

@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from robopref.data.episode import Episode
+from robopref.data.images import square_rgb
 from robopref.utils.optional import optional_import
 
 IMAGE_NAMES = ("img", "image", "rgb")
@@ -154,16 +155,6 @@ def _to_uint8(frames: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(f), 0, 255).astype(np.uint8)
 
 
-def _resize(frames: np.ndarray, size: int | None) -> np.ndarray:
-    if frames.shape[-1] == 1:
-        frames = np.repeat(frames, 3, axis=-1)
-    if not size or frames.shape[1:3] == (size, size):
-        return frames
-    from PIL import Image
-
-    return np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BILINEAR), dtype=np.uint8) for f in frames])
-
-
 class ZarrReplayBuffer:
     """A diffusion_policy replay buffer opened for reading (checked up front: ``meta/episode_ends``,
     ``data/action``, every array's length)."""
@@ -216,7 +207,7 @@ class ZarrReplayBuffer:
                 continue
             if k in self.cameras:
                 if k in chosen:
-                    obs[self.camera_key(k)] = _resize(_to_uint8(a.rows(start, stop)), image_size)
+                    obs[self.camera_key(k)] = square_rgb(_to_uint8(a.rows(start, stop)), image_size)
                 continue
             values = a.rows(start, stop).reshape(T, -1).astype(np.float32)
             if k == "action":

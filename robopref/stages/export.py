@@ -99,8 +99,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"format={cfg.format!r}: expected one of {FORMATS}")
     out_dir = run_dir()
     output = Path(cfg.output).expanduser()
-    if output.exists() and not cfg.overwrite:
-        raise FileExistsError(f"output={output} already exists: pass overwrite=true to replace it, or another output= path")
     with Dataset(cfg.dataset, filter_key=cfg.filter_key) as ds:
         ds.require_episodes("to export")
         demos, keys = _select(ds, cfg)
