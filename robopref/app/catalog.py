@@ -137,8 +137,11 @@ class DatasetCatalog:
         return Clip(index, segment.demo, segment.start, segment.length)
 
     def task(self, clip: Clip) -> str | None:
-        """The task text of the clip's demo (its ``task`` attribute), or None."""
-        return self._current(clip.dataset).tasks.get(clip.demo)
+        """The task text of the clip's demo (its ``task`` attribute), or None. Read from the file
+        version last opened, without a ``stat``: ``QueryViews.view`` calls it per segment on
+        every ``/api/next``, and the checks that reopen a changed file run elsewhere."""
+        with self._lock:
+            return self._open[clip.dataset].tasks.get(clip.demo)
 
     def frames(self, clip: Clip) -> np.ndarray:
         """uint8 frames (T, H, W, 3) of a clip."""
