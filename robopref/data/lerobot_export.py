@@ -132,14 +132,14 @@ def _values(ep: Episode, low_dim: Sequence[str], success: bool) -> dict[str, np.
     return out
 
 
-def _columns(ep: Episode, low_dim: Sequence[str], success: bool, first_index: int, episode_index: int, task_index: int, fps: float) -> dict[str, Any]:
-    """The episode's rows as pyarrow arrays keyed by feature name: vectors as
-    ``fixed_size_list<float32>``, scalars plain."""
+def _columns(values: dict[str, np.ndarray], first_index: int, episode_index: int, task_index: int, fps: float) -> dict[str, Any]:
+    """An episode's rows (its :func:`_values` and the bookkeeping columns) as pyarrow arrays keyed
+    by feature name: vectors as ``fixed_size_list<float32>``, scalars plain."""
     import pyarrow as pa
 
-    T = len(ep)
+    T = len(values["action"])
     cols: dict[str, Any] = {}
-    for name, x in _values(ep, low_dim, success).items():
+    for name, x in values.items():
         cols[name] = pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1)), x.shape[1]) if x.ndim == 2 else pa.array(x)
     t = np.arange(T)
     cols.update({
@@ -218,7 +218,8 @@ def write_lerobot(episodes: Iterable[Episode], out_dir: str | os.PathLike, fps: 
             _check_alike(ep, first, e)
             task = str(ep.attrs.get("task") or default_task)
             ti = tasks.setdefault(task, len(tasks))
-            table = pa.table(_columns(ep, low_dim, success, frames, e, ti, fps))
+            values = _values(ep, low_dim, success)
+            table = pa.table(_columns(values, frames, e, ti, fps))
             if writer is None:
                 (work / DATA_PATH.format(chunk_index=0, file_index=0)).parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(work / DATA_PATH.format(chunk_index=0, file_index=0), table.schema)
@@ -237,8 +238,8 @@ def write_lerobot(episodes: Iterable[Episode], out_dir: str | os.PathLike, fps: 
                 stats[name].add(ep.obs[k][np.linspace(0, len(ep) - 1, min(len(ep), IMAGE_STAT_FRAMES)).astype(int)])
             row.update({"meta/episodes/chunk_index": 0, "meta/episodes/file_index": 0})
             rows.append(row)
-            for name, values in _values(ep, low_dim, success).items():
-                stats[name].add(values)
+            for name, x in values.items():
+                stats[name].add(x)
             frames += len(ep)
     finally:
         if writer is not None:
