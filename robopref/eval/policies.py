@@ -155,18 +155,6 @@ def training_env_overrides(dataset: str | None) -> str | None:
         return None
     if not env.get("name"):
         return None
-    args = " ".join(f"++env.{k}={_override_value(v)}" for k, v in env.items() if k not in ("name", "_target_", "expert"))
-    return f"env={env['name']} {args}".rstrip()
+    from robopref.pipeline.experiment import env_overrides
 
-
-def _override_value(v: object) -> str:
-    """``v`` as a Hydra command-line value (null, true/false, [a,b], {k:v})."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return str(v).lower()
-    if isinstance(v, (list, tuple)):
-        return "[" + ",".join(_override_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ",".join(f"{k}:{_override_value(x)}" for k, x in v.items()) + "}"
-    return str(v)
+    return " ".join(env_overrides(env["name"], {k: v for k, v in env.items() if k not in ("name", "_target_", "expert")}))
