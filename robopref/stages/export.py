@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig
 
 from robopref.config import StageConfig, register_schema
 from robopref.utils.atomic import atomic_write_text
@@ -114,7 +114,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                 progress=lambda it: tqdm(it, total=len(demos), desc="export", unit="ep"))
     summary = {"output": str(output), "dataset": str(Path(cfg.dataset).resolve()), "demos": demos, **summary}
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
-    atomic_write_text(out_dir / "export_config.json", json.dumps(OmegaConf.to_container(cfg, resolve=True), indent=2, default=str))
     print(json.dumps({k: v for k, v in summary.items() if k not in ("demos", "output", "dataset")}, indent=2))
     print(f"LeRobot dataset: {output}")
     return summary
