@@ -125,10 +125,10 @@ class ZarrArray:
         """``array[start:stop]`` (all other axes whole)."""
         out = np.empty((stop - start, *self.shape[1:]), dtype=self.dtype)
         c0 = self.chunks[0]
-        grid = [range(math.ceil(s / c)) for s, c in zip(self.shape[1:], self.chunks[1:])]
+        grid = [math.ceil(s / c) for s, c in zip(self.shape[1:], self.chunks[1:])]  # chunks along the other axes
         for i in range(start // c0, math.ceil(stop / c0)):
             lo, hi = max(start, i * c0), min(stop, (i + 1) * c0)
-            for rest in np.ndindex(*[len(g) for g in grid]) if grid else [()]:
+            for rest in np.ndindex(*grid):  # one empty index for 1-d arrays
                 chunk = self._chunk((i, *rest))
                 src = [slice(lo - i * c0, hi - i * c0)]
                 dst = [slice(lo - start, hi - start)]

@@ -32,11 +32,10 @@ def detect(path: str | os.PathLike) -> str:
     if head.startswith(b"SQLite format 3"):
         return "preference store"
     if zipfile.is_zipfile(p):
-        names = zipfile.ZipFile(p).namelist()
-        if any(n.endswith(".zgroup") for n in names):
-            return "zarr replay buffer"
-        return "checkpoint"  # torch.save writes a zip
-    if head[:2] == b"\x80\x02" or head[:1] == b"\x80":
+        with zipfile.ZipFile(p) as z:
+            zarr = any(n.endswith(".zgroup") for n in z.namelist())
+        return "zarr replay buffer" if zarr else "checkpoint"  # torch.save writes a zip
+    if head.startswith(b"\x80"):
         return "checkpoint"  # a legacy (pickle) torch file
     raise ValueError(f"{p}: not a file robopref reads (expected one of: {', '.join(KINDS)})")
 

@@ -26,9 +26,9 @@ def describe_hdf5(path: str | os.PathLike) -> dict[str, Any]:
         if not ds.demos:
             return out
         first = ds.demos[0]
-        shape = lambda key: list(ds.read(first, key, 0, 1).shape[1:])  # noqa: E731
-        out["actions"] = shape("actions")
-        out["observations"] = {k: f"{shape('obs/' + k)} {ds.read(first, 'obs/' + k, 0, 1).dtype}" for k in ds.obs_keys}
+        step = {k: ds.read(first, f"obs/{k}", 0, 1) for k in ds.obs_keys}  # one row of each: per-step shape and dtype
+        out["actions"] = list(ds.read(first, "actions", 0, 1).shape[1:])
+        out["observations"] = {k: f"{list(v.shape[1:])} {v.dtype}" for k, v in step.items()}
         out["infos"] = ds.info_keys
         masks = ds.masks()
         if masks:
