@@ -62,6 +62,17 @@ def make_env_args(env_name: str, env_type: int = ENV_TYPE_GYM, env_kwargs: Mappi
     return args
 
 
+def recorded_fps(env_args: Mapping[str, Any]) -> float | None:
+    """The control rate a dataset recorded: ``env_args.fps`` (``robopref collect`` in an
+    env that declares its rate), ``env_kwargs.fps`` (a LeRobot import) or ``env_kwargs.hz``
+    (a robot session); None when it recorded none."""
+    kw = env_args.get("env_kwargs") or {}
+    for value in (env_args.get("fps"), kw.get("fps"), kw.get("hz")):
+        if value:
+            return float(value)
+    return None
+
+
 def dumps_env_args(env_args: Mapping[str, Any]) -> str:
     """JSON-encode env_args (numpy scalars/arrays become plain lists)."""
     return json.dumps(env_args, default=_json_default, sort_keys=True)

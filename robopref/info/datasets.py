@@ -16,6 +16,7 @@ def _lengths(values: list[int]) -> dict[str, Any]:
 def describe_hdf5(path: str | os.PathLike) -> dict[str, Any]:
     """Episodes, steps, observation keys with per-step shapes, masks and outcome rates of a dataset."""
     from robopref.data.dataset import Dataset
+    from robopref.data.layout import recorded_fps
 
     with Dataset(path, validate=False) as ds:
         env = ds.env_args
@@ -23,6 +24,8 @@ def describe_hdf5(path: str | os.PathLike) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": "dataset", "path": str(path), "env": env.get("env_name"),
                                "robopref env": (env.get("robopref_env") or {}).get("name"), "episodes": len(ds.demos),
                                "steps": int(sum(lengths)), "episode length": _lengths(lengths)}
+        if fps := recorded_fps(env):
+            out["fps"] = fps
         if not ds.demos:
             return out
         first = ds.demos[0]

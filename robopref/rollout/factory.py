@@ -62,19 +62,35 @@ def make_scripted_policy(
     return instantiate(expert, env=env, noise=noise, aligned=aligned, seed=seed)
 
 
+def control_rate(env: gym.Env) -> float | None:
+    """Steps per second of ``env``: 1 / ``dt`` where the env defines its step's duration
+    (Gymnasium's MuJoCo and classic-control envs), else ``metadata["render_fps"]``, one
+    rendered frame per step by Gymnasium's convention; None when the env declares neither.
+    ``dt`` comes first because a classic-control env's ``render_fps`` is a display rate
+    (Pendulum-v1: 30, its step 0.05 s)."""
+    dt = getattr(env.unwrapped, "dt", None)
+    if isinstance(dt, (int, float)) and dt > 0:
+        return round(1.0 / float(dt), 6)
+    fps = (getattr(env, "metadata", None) or {}).get("render_fps")
+    return float(fps) if fps else None
+
+
 def env_args_of(env: gym.Env, env_cfg: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
-    """robomimic ``env_args`` for a dataset: the gymnasium id and kwargs, plus the
-    robopref env config so ``make_env`` can rebuild exactly this env from the file."""
+    """robomimic ``env_args`` for a dataset: the gymnasium id and kwargs, the robopref env
+    config so ``make_env`` can rebuild exactly this env from the file, and ``fps``, the
+    control rate, when the env declares one (``robopref export`` needs it for LeRobot)."""
     from robopref.data.layout import ENV_TYPE_GYM, make_env_args
 
+    rate = control_rate(env)
+    extra: dict[str, Any] = {"robopref_env": _plain(env_cfg), **({"fps": rate} if rate else {})}
     native = getattr(env.unwrapped, "robomimic_env_args", None)
     if callable(native):  # e.g. robosuite: robomimic's own tools can then rebuild the env
         args = dict(native())
-        return make_env_args(args["env_name"], args["env_type"], args["env_kwargs"], robopref_env=_plain(env_cfg))
+        return make_env_args(args["env_name"], args["env_type"], args["env_kwargs"], **extra)
     spec = env.spec
     name = spec.id if spec is not None else type(env.unwrapped).__name__
     kwargs = dict(spec.kwargs) if spec is not None else {}
-    return make_env_args(name, ENV_TYPE_GYM, kwargs, robopref_env=_plain(env_cfg))
+    return make_env_args(name, ENV_TYPE_GYM, kwargs, **extra)
 
 
 def make_env_from_dataset(dataset: Any) -> gym.Env:

@@ -8,7 +8,8 @@ highest (a mask or a list of demos), a ``relabeled_<name>.hdf5`` that ``robopref
 ... relabel=true`` wrote with a learned reward (it becomes ``next.reward``), rollouts from
 the label page. ``robopref.data.lerobot_export`` has the layout and the mapping; ``robopref convert``
 reads the result back. The control rate ``fps`` comes from the dataset when it recorded
-one (a LeRobot import, a robot session), else from ``fps=``.
+one (``robopref collect`` in an env that declares its rate, a LeRobot import, a robot
+session), else from ``fps=``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class ExportConfig(StageConfig):
     output: str = MISSING  # the LeRobot dataset folder to create (relative to the working directory, not the run directory)
     format: str = "lerobot"
     overwrite: bool = False  # replace an existing output folder (default: refuse)
-    fps: Optional[float] = None  # control rate; null: the dataset's own (a LeRobot import or a robot session)
+    fps: Optional[float] = None  # control rate; null: the dataset's own (collect, a LeRobot import or a robot session)
     filter_key: Optional[str] = None  # export only the demos of mask/<filter_key>
     episodes: Optional[list] = None  # export only these demos (names, e.g. [demo_0,demo_4]); null: all (of the mask)
     obs_keys: Optional[list] = None  # vector observations to export (null: all)
@@ -49,16 +50,6 @@ class ExportConfig(StageConfig):
 
 
 register_schema("export", ExportConfig)
-
-
-def dataset_fps(env_args: dict[str, Any]) -> float | None:
-    """The control rate a dataset recorded: ``env_kwargs.fps`` (a LeRobot import) or
-    ``env_kwargs.hz`` (a robot session); None when it recorded none."""
-    kw = env_args.get("env_kwargs") or {}
-    for key in ("fps", "hz"):
-        if kw.get(key):
-            return float(kw[key])
-    return None
 
 
 def _select(ds: Any, cfg: DictConfig) -> tuple[list[str], list[str]]:
@@ -93,6 +84,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from tqdm import tqdm
 
     from robopref.data.dataset import Dataset
+    from robopref.data.layout import recorded_fps
     from robopref.data.lerobot_export import write_lerobot
 
     if cfg.format not in FORMATS:
@@ -103,9 +95,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         ds.require_episodes("to export")
         demos, keys = _select(ds, cfg)
         env_args = ds.env_args
-        fps = float(cfg.fps) if cfg.fps is not None else dataset_fps(env_args)
+        fps = float(cfg.fps) if cfg.fps is not None else recorded_fps(env_args)
         if fps is None:
-            raise ValueError(f"fps=: {ds.path} does not record its control rate; pass fps=<steps per second> (e.g. the env's control frequency)")
+            raise ValueError(f"fps=: {ds.path} does not record its control rate; pass fps=<steps per second> (e.g. the env's control frequency); `robopref collect` records it for envs that declare one (metadata['render_fps'])")
         env_name = (env_args.get("robopref_env") or {}).get("name") or env_args.get("env_name") or ""
         robot = cfg.robot_type or (env_args.get("env_kwargs") or {}).get("robot_type") or None
         episodes = (ds.episode(d, obs_keys=keys) for d in demos)

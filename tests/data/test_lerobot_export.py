@@ -104,3 +104,24 @@ def test_settings_and_data_that_cannot_be_exported_are_named(tmp_path):
     eps = [Episode(actions=np.zeros((3, 2)), rewards=np.zeros(3), dones=np.zeros(3), obs={"state": np.zeros((3, n))}) for n in (4, 5)]
     with pytest.raises(ValueError, match="episode 1 has other observations or sizes than the first"):
         write_lerobot(iter(eps), tmp_path / "mixed", fps=10, robot_type=None, default_task="")
+
+
+def test_collected_datasets_record_the_env_rate_that_export_needs(tmp_path):
+    from omegaconf import OmegaConf
+
+    from robopref.info import describe
+    from robopref.rollout import record_episode
+    from robopref.rollout.factory import env_args_of, make_env, make_scripted_policy
+    from tests.test_cli import ROOT
+
+    cfg = {**OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "env" / "push2d_avoid.yaml")), "image_size": 16}
+    env = make_env(cfg)
+    env_args = env_args_of(env, cfg)
+    assert env_args["fps"] == 10.0  # push2d steps at 10 Hz
+    with DatasetWriter(tmp_path / "d.hdf5", env_args=env_args, mode="w") as w:
+        w.add_episode(record_episode(env, make_scripted_policy(cfg, env, noise=0.0, seed=0), seed=0, max_steps=6))
+    env.close()
+    assert describe(tmp_path / "d.hdf5")["fps"] == 10.0
+    res = robopref("export", "dataset=d.hdf5", "output=out", "video_codec=libx264", "hydra.run.dir=r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((tmp_path / "out" / "meta" / "info.json").read_text())["fps"] == 10

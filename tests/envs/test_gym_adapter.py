@@ -96,3 +96,10 @@ def test_collect_train_and_evaluate_on_a_gymnasium_env(tmp_path):
     assert len(result["episodes"]) == 2 and all(e["steps"] == 30 for e in result["episodes"])
     out = robopref("eval", f"policy={ckpt}", "episodes=1", "workers=1", "videos=0", "hydra.run.dir=ev2", cwd=tmp_path)  # the default env: push2d
     assert out.returncode != 0 and "was collected in env=gymnasium" in out.stderr and "++env.id=Pendulum-v1" in out.stderr
+
+
+def test_the_control_rate_comes_from_the_step_duration_before_the_display_rate():
+    from robopref.rollout.factory import control_rate, env_args_of
+
+    env = make_env("Pendulum-v1")  # dt 0.05 s, metadata render_fps 30 (a display rate)
+    assert control_rate(env) == 20.0 and env_args_of(env, {"name": "gymnasium", "id": "Pendulum-v1"})["fps"] == 20.0

@@ -120,6 +120,7 @@ class RobosuiteEnv(gym.Env):
         self.image_size = int(image_size)
         self.horizon = int(horizon)
         self.terminate_on_success = bool(terminate_on_success)
+        self.metadata = {**type(self).metadata, "render_fps": int(control_freq)}  # one frame per control step (Gymnasium's convention)
         with _quiet_robosuite():
             controller = suite.load_composite_controller_config(controller="BASIC", robot=robot)
             arm = controller["body_parts"].get("right", {})
