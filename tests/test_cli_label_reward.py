@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 
 from robopref.data import Dataset
 from robopref.prefs import PreferenceStore
+from robopref.rewards.model import TrajectoryRewardModel
 from robopref.stages import label
 from tests.test_cli import LINE, robopref
 
@@ -47,6 +48,14 @@ def test_collect_label_reward_relabel(tmp_path):
     relabeled = Dataset(run / "relabeled_line.hdf5")
     assert "env_reward" in relabeled.info_keys and "reward_std" in relabeled.info_keys
     assert out.stdout.strip().endswith(f"reward: {run / 'reward.pt'}")
+    # the preset for noisy labels: 5 members, weight decay, and cleaning rounds that flip contradicted labels
+    out = robopref("reward", LINE[0], f"store={store}", "reward=bt_noisy", "reward.epochs=20", "reward.hidden=[32,32]",
+                   "eval_length=10", "progress=false", "hydra.run.dir=noisy", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    history = json.loads((tmp_path / "noisy" / "metrics.json").read_text())["history"]
+    assert history["cleaned_flips"] > 0 and history["flipped"]  # labels flipped before training, the filter ran in it
+    cfg = TrajectoryRewardModel.load(tmp_path / "noisy" / "reward.pt").cfg
+    assert (cfg.ensemble, cfg.weight_decay, cfg.trust.enabled) == (5, 0.02, True)
 
 
 def test_label_errors_are_clear(tmp_path):
