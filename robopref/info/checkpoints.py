@@ -40,6 +40,9 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                "epoch": train.get("epoch", metrics.get("epoch")), "step": train.get("step", metrics.get("step"))}
         out.update({k.replace("_", " "): round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()
                     if k in ("val_loss", "success_rate", "mean_return")})
+        if meta.get("imported_from"):  # robopref convert format=dp_checkpoint: no robopref training run behind it
+            out = {k: v for k, v in out.items() if k not in ("dataset", "train demos", "epoch", "step")}
+            out.update({"imported from": meta["imported_from"], "source": meta.get("source"), "weights": meta.get("weights")})
         out["evaluate"] = f"robopref eval policy={path} " + (env or "env=<the env its data came from>")
         return out
     if fmt == TRAJECTORY:

@@ -1,4 +1,5 @@
-"""``robopref convert``: bring a dataset recorded with another tool into robopref.
+"""``robopref convert``: bring a dataset recorded with another tool, or a diffusion_policy
+low-dim checkpoint, into robopref.
 
     robopref convert source=~/lerobot/so100_pick output=so100_pick.hdf5
     robopref convert source=... output=... episodes=[0,1,2] image_size=96 cameras=[observation.images.top]
@@ -10,6 +11,8 @@ writes a robomimic-layout dataset that every other stage reads: the label page s
 and ``reward`` take it as ``dataset=``, ``policy`` trains on it. Writing is crash-safe
 like ``collect``'s, and an existing ``output`` is refused unless ``overwrite=true``.
 ``summary.json`` in the run directory lists what was carried over and what was left out.
+``format=dp_checkpoint`` reads a diffusion_policy workspace checkpoint of a low-dim U-Net
+policy and writes a robopref policy checkpoint (``robopref.stages.convert_checkpoint``).
 """
 
 from __future__ import annotations
@@ -27,21 +30,23 @@ from robopref.utils.rundir import run_dir
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("lerobot", "zarr")
+FORMATS = ("lerobot", "zarr", "dp_checkpoint")
 
 
 @dataclass
 class ConvertConfig(StageConfig):
     """Config of ``robopref convert`` (see conf/convert.yaml for the defaults)."""
 
-    source: str = MISSING  # the dataset to read (lerobot: the folder that holds meta/info.json; zarr: a .zarr folder or .zarr.zip)
-    format: str = "lerobot"  # lerobot | zarr (diffusion_policy's replay buffer)
+    source: str = MISSING  # what to read (lerobot: the folder that holds meta/info.json; zarr: a .zarr folder or .zarr.zip; dp_checkpoint: a .ckpt)
+    format: str = "lerobot"  # lerobot | zarr (diffusion_policy's replay buffer) | dp_checkpoint (its low-dim policy checkpoint)
     fps: Optional[float] = None  # control rate to record when the source has none (zarr); robopref export reads it
     output: str = "dataset.hdf5"  # relative paths land in the run directory
     overwrite: bool = False  # replace an existing output file (default: refuse)
     episodes: Optional[list] = None  # source episode indices to convert; null: all
     cameras: Optional[list] = None  # cameras to carry over (observation.images.top, or just top); null: all, []: none
     image_size: Optional[int] = 128  # resize camera frames to image_size x image_size; null keeps the recorded size
+    obs_key: str = "state"  # dp_checkpoint: the robopref observation key that holds diffusion_policy's obs vector
+    num_inference_steps: int = 16  # dp_checkpoint: DDIM steps the imported policy samples with
 
 
 register_schema("convert", ConvertConfig)
@@ -63,9 +68,7 @@ def resolve_cameras(requested: Optional[list], cameras: list[str], camera_key: C
 
 
 def open_source(fmt: str, path: str) -> Any:
-    """The reader of ``format=``: :class:`LeRobotDataset` or :class:`ZarrReplayBuffer`."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format={fmt!r}: expected one of {FORMATS}")
+    """The reader of a dataset ``format=`` (lerobot or zarr; ``run`` has checked it): :class:`LeRobotDataset` or :class:`ZarrReplayBuffer`."""
     if fmt == "zarr":
         from robopref.data.zarr_replay import ZarrReplayBuffer
 
@@ -97,6 +100,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from robopref.data.writer import DatasetWriter
 
     out_dir = run_dir()
+    if cfg.format not in FORMATS:
+        raise ValueError(f"format={cfg.format!r}: expected one of {FORMATS}")
+    if cfg.format == "dp_checkpoint":
+        from robopref.stages.convert_checkpoint import convert_checkpoint
+
+        return convert_checkpoint(cfg, out_dir)
     source = open_source(cfg.format, cfg.source)
     check_settings(cfg, source.episode_indices)
     cameras = resolve_cameras(None if cfg.cameras is None else list(cfg.cameras), source.cameras, source.camera_key)

@@ -1,0 +1,45 @@
+"""``robopref convert format=dp_checkpoint``: a diffusion_policy low-dim checkpoint as a robopref policy.
+
+    robopref convert format=dp_checkpoint source=data/outputs/.../checkpoints/latest.ckpt output=$PWD/dp_policy.ckpt obs_key=state
+
+The result is an ordinary robopref policy checkpoint (``robopref.policies.dp_import`` has
+the mapping): ``robopref eval``, ``align`` (best-of-N, Diffusion-DPO, filtered
+fine-tuning) and ``policy init_from=`` take it, with the env named on the command line, since
+a diffusion_policy run records no robopref env.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from robopref.utils.atomic import atomic_write_text
+
+DEFAULT_OUTPUT = "dataset.hdf5"  # convert's default output, for datasets; a checkpoint goes to policy.ckpt instead
+
+
+def convert_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Import ``cfg.source``, save it as a robopref policy checkpoint, return the summary (also saved as JSON)."""
+    from robopref.data.output import resolve_output
+    from robopref.policies.checkpoint import save_checkpoint
+    from robopref.policies.dp_import import import_lowdim_policy, read_dp_checkpoint
+
+    dataset_only = [k for k in ("episodes", "cameras", "fps") if cfg.get(k) is not None]
+    if dataset_only:
+        raise ValueError(f"{', '.join(f'{k}=' for k in dataset_only)}: dataset settings; format=dp_checkpoint converts a policy checkpoint")
+    output = resolve_output("policy.ckpt" if cfg.output == DEFAULT_OUTPUT else cfg.output, out_dir)
+    if output.exists() and not cfg.overwrite:
+        raise FileExistsError(f"output={output} already exists: pass overwrite=true to replace it, or another output= path")
+    model, info = import_lowdim_policy(read_dp_checkpoint(cfg.source), obs_key=cfg.obs_key, num_inference_steps=cfg.num_inference_steps,
+                                       where=f"source={cfg.source}")
+    save_checkpoint(output, model, meta={**info, "source": str(Path(cfg.source).expanduser().resolve())})
+    summary = {"policy": str(output), "source": str(cfg.source), "format": cfg.format, **info,
+               "num_inference_steps": model.cfg.num_inference_steps,
+               "eval": f"robopref eval policy={output} env=<the env it was trained in, with obs key {cfg.obs_key!r}>"}
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "policy"}, indent=2))
+    print(f"policy: {output}")
+    return summary

@@ -1,0 +1,140 @@
+"""``robopref convert format=dp_checkpoint``: a diffusion_policy low-dim checkpoint becomes a
+robopref policy that samples what the original network samples, and runs in ``eval``.
+
+The checkpoints here are written in diffusion_policy's layout by hand (its package is not
+installed): the U-Net under ``model.`` with the sampling convolutions wrapped as ``.conv``,
+the LinearNormalizer under ``normalizer.params_dict``, the run's Hydra config under ``cfg``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch.nn import functional as F
+
+from robopref.policies.checkpoint import load_policy
+from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
+from robopref.policies.diffusion_policy import DiffusionPolicy
+from robopref.policies.dp_import import LOWDIM_TARGET, import_lowdim_policy, unet_state_dict
+from robopref.policies.unet1d import ConditionalResidualBlock1D
+from tests.test_cli import LINE, robopref
+
+
+def source_policy(obs_dim: int = 2, action_dim: int = 1, seed: int = 0) -> DiffusionPolicy:
+    """A small policy with every weight perturbed (GroupNorm's too) and a non-trivial normaliser."""
+    torch.manual_seed(seed)
+    cfg = DiffusionPolicyConfig(low_dim_keys=["state"], image_keys=[], down_dims=[16, 32], diffusion_step_embed_dim=16, horizon=16)
+    model = DiffusionPolicy(cfg, PolicyShapes(action_dim=action_dim, low_dim={"state": obs_dim}, images={}))
+    with torch.no_grad():
+        for p in model.unet.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        model.normalizer.maps["state"].fit(torch.randn(100, obs_dim) * 3)
+        model.normalizer.maps["action"].fit(torch.rand(100, action_dim) * 2 - 1)
+    return model.eval()
+
+
+def dp_state_dict(model: DiffusionPolicy) -> dict[str, torch.Tensor]:
+    """``model``'s weights in diffusion_policy's DiffusionUnetLowdimPolicy layout."""
+    out = {}
+    for key, value in model.unet.state_dict().items():
+        parts = key.split(".")
+        if parts[0] in ("down_modules", "up_modules") and parts[2] == "2":
+            parts.insert(3, "conv")  # Downsample1d / Upsample1d
+        out["model." + ".".join(parts)] = value.clone()
+    for src, dst in (("state", "obs"), ("action", "action")):
+        m = model.normalizer.maps[src]
+        out.update({f"normalizer.params_dict.{dst}.scale": m.scale.clone(), f"normalizer.params_dict.{dst}.offset": m.offset.clone(),
+                    f"normalizer.params_dict.{dst}.input_stats.min": m.low.clone(), f"normalizer.params_dict.{dst}.input_stats.max": m.high.clone(),
+                    f"normalizer.params_dict.{dst}.input_stats.mean": (m.low + m.high) / 2, f"normalizer.params_dict.{dst}.input_stats.std": m.high - m.low})
+    out["mask_generator._dummy_variable"] = torch.zeros(1)
+    return out
+
+
+def dp_config(**policy_overrides) -> dict:
+    """The parts of diffusion_policy's train_diffusion_unet_lowdim_workspace config that matter (with its interpolations)."""
+    return {"horizon": 16, "n_obs_steps": 2, "n_action_steps": 8, "n_latency_steps": 0, "obs_as_global_cond": True,
+            "policy": {"_target_": LOWDIM_TARGET, "model": {"n_groups": 8, "cond_predict_scale": True, "global_cond_dim": "${eval:'2*${n_obs_steps}'}"},
+                       "noise_scheduler": {"num_train_timesteps": 100, "beta_start": 0.0001, "beta_end": 0.02, "beta_schedule": "squaredcos_cap_v2",
+                                           "variance_type": "fixed_small", "clip_sample": True, "prediction_type": "epsilon"},
+                       "horizon": "${horizon}", "n_obs_steps": "${n_obs_steps}", "n_action_steps": "${eval:'${n_action_steps}+${n_latency_steps}'}",
+                       "obs_as_local_cond": False, "obs_as_global_cond": "${obs_as_global_cond}", "pred_action_steps_only": False,
+                       "oa_step_convention": True, **policy_overrides}}
+
+
+def write_dp_checkpoint(path, model: DiffusionPolicy, **policy_overrides) -> None:
+    state = dp_state_dict(model)
+    torch.save({"cfg": OmegaConf.create(dp_config(**policy_overrides)), "state_dicts": {"model": state, "ema_model": state, "optimizer": {}},
+                "pickles": {"_output_dir": b"outputs"}}, path)
+
+
+def test_the_imported_policy_samples_what_the_original_network_samples(tmp_path):
+    source = source_policy(obs_dim=3, action_dim=2)
+    write_dp_checkpoint(tmp_path / "latest.ckpt", source)
+    res = robopref("convert", "format=dp_checkpoint", "source=latest.ckpt", "num_inference_steps=8", "hydra.run.dir=conv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((tmp_path / "conv" / "summary.json").read_text())
+    assert summary["weights"] == "ema_model" and (summary["obs_dim"], summary["action_dim"], summary["down_dims"]) == (3, 2, [16, 32])
+    imported = load_policy(tmp_path / "conv" / "policy.ckpt", device="cpu").model
+    obs = {"state": torch.randn(5, 2, 3) * 3}
+    noise = torch.randn(5, 16, 2)
+    expected = source.predict_action(obs, noise=noise, num_inference_steps=8)
+    torch.testing.assert_close(imported.predict_action(obs, noise=noise), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_additive_conditioning_becomes_film_with_unit_scale():
+    """cond_predict_scale: false adds the condition (h + b); the import's scale rows of 0 with bias 1 give 1 * h + b."""
+    torch.manual_seed(1)
+    block = ConditionalResidualBlock1D(4, 8, cond_dim=6, kernel_size=3)
+    linear = torch.nn.Linear(6, 8)
+    dp = {f"model.mid_modules.0.{k}": v for k, v in block.state_dict().items() if not k.startswith("cond_encoder")}
+    dp.update({"model.mid_modules.0.cond_encoder.1.weight": linear.weight.detach(), "model.mid_modules.0.cond_encoder.1.bias": linear.bias.detach(),
+               "model.final_conv.1.weight": torch.zeros(1)})
+    converted = unet_state_dict(dp, "test")
+    block.load_state_dict({k[len("mid_modules.0."):]: v for k, v in converted.items() if k.startswith("mid_modules.0.")})
+    x, cond = torch.randn(3, 4, 10), torch.randn(3, 6)
+    with torch.no_grad():
+        additive = block.blocks[1](block.blocks[0](x) + linear(F.mish(cond))[..., None]) + block.residual_conv(x)
+        torch.testing.assert_close(block(x, cond), additive)
+
+
+def test_an_imported_policy_runs_in_eval(tmp_path):
+    write_dp_checkpoint(tmp_path / "dp.ckpt", source_policy(obs_dim=2, action_dim=1))  # the line env: state (2,), action (1,)
+    assert robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "output=imported.ckpt", "hydra.run.dir=conv", cwd=tmp_path).returncode == 0
+    out = robopref("eval", "policy=conv/imported.ckpt", *LINE, "episodes=2", "workers=1", "videos=0", "hydra.run.dir=ev", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(json.loads((tmp_path / "ev" / "eval.json").read_text())["episodes"]) == 2
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"_target_": "diffusion_policy.policy.diffusion_unet_hybrid_image_policy.DiffusionUnetHybridImagePolicy"}, "low-dim U-Net policy"),
+    ({"obs_as_global_cond": False}, "obs_as_global_cond is not true"),
+    ({"oa_step_convention": False}, "oa_step_convention is false"),
+    ({"pred_action_steps_only": True}, "pred_action_steps_only is true"),
+])
+def test_policies_robopref_would_run_differently_are_refused(tmp_path, override, message):
+    write_dp_checkpoint(tmp_path / "dp.ckpt", source_policy(), **override)
+    payload = torch.load(tmp_path / "dp.ckpt", weights_only=False)
+    with pytest.raises(ValueError, match=message):
+        import_lowdim_policy(payload, where="source=dp.ckpt")
+
+
+def test_bad_sources_and_settings_are_named(tmp_path):
+    (tmp_path / "notes.ckpt").write_text("not a checkpoint")
+    res = robopref("convert", "format=dp_checkpoint", "source=notes.ckpt", "hydra.run.dir=a", cwd=tmp_path)
+    assert res.returncode != 0 and "source=notes.ckpt: cannot be read as a torch checkpoint" in res.stderr
+    torch.save({"model": {}}, tmp_path / "other.ckpt")
+    res = robopref("convert", "format=dp_checkpoint", "source=other.ckpt", "hydra.run.dir=b", cwd=tmp_path)
+    assert res.returncode != 0 and "not a diffusion_policy workspace checkpoint (expected keys 'cfg' and 'state_dicts', found ['model'])" in res.stderr
+    write_dp_checkpoint(tmp_path / "dp.ckpt", source_policy(obs_dim=3))
+    res = robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "episodes=[0]", "hydra.run.dir=c", cwd=tmp_path)
+    assert res.returncode != 0 and "episodes=: dataset settings; format=dp_checkpoint converts a policy checkpoint" in res.stderr
+    payload = torch.load(tmp_path / "dp.ckpt", weights_only=False)
+    payload["cfg"].n_obs_steps = 3  # the U-Net was built for 2 steps of 3 values
+    with pytest.raises(ValueError, match=r"conditioned on 6 values, not n_obs_steps \(3\) x obs_dim \(3\) = 9"):
+        import_lowdim_policy(payload, where="x")
+    assert robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "output=p.ckpt", "hydra.run.dir=d", cwd=tmp_path).returncode == 0
+    res = robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "output=p.ckpt", "hydra.run.dir=d", cwd=tmp_path)
+    assert res.returncode != 0 and "already exists: pass overwrite=true" in res.stderr
