@@ -1,7 +1,7 @@
 """``robopref info``: what a file or folder robopref reads holds, without loading it into a
 run. :func:`describe` recognises robopref datasets (robomimic HDF5), preference stores
-(SQLite), policy and reward checkpoints, LeRobot dataset folders and diffusion_policy zarr
-replay buffers, and returns a plain dict; :mod:`robopref.info.text` prints it for people.
+(SQLite), policy and reward checkpoints, LeRobot dataset folders, diffusion_policy zarr
+replay buffers and checkpoints, and returns a plain dict; :mod:`robopref.info.text` prints it for people.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-KINDS = ("dataset", "preference store", "policy checkpoint", "reward checkpoint", "LeRobot dataset", "zarr replay buffer")
+KINDS = ("dataset", "preference store", "policy checkpoint", "reward checkpoint", "LeRobot dataset", "zarr replay buffer",
+         "diffusion_policy checkpoint")
 
 
 def detect(path: str | os.PathLike) -> str:

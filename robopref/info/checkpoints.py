@@ -58,5 +58,29 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         return {"kind": "reward checkpoint", "path": str(path), "format": fmt, "reward": blob["kind"],
                 "encoder": {k: enc[k] for k in ("kind", "out_dim", "image_size", "norm", "weights") if k in enc},
                 "settings": blob["settings"], "references": None if refs is None else int(refs.shape[0]), **meta}
+    if isinstance(blob, dict) and "cfg" in blob and "state_dicts" in blob:
+        return describe_dp_checkpoint(path, blob)
     found = fmt if fmt else (sorted(blob)[:8] if isinstance(blob, dict) else type(blob).__name__)
     raise ValueError(f"{path}: a torch file, but not a robopref policy or reward checkpoint (format or keys: {found})")
+
+
+def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> dict[str, Any]:
+    """A diffusion_policy workspace checkpoint: its policy class, sizes, and whether and how robopref imports it."""
+    from omegaconf import OmegaConf
+
+    from robopref.policies.dp_import import lowdim_settings
+
+    cfg = payload["cfg"]
+    pick = lambda key: OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)  # noqa: E731
+    state = payload["state_dicts"].get("ema_model") or payload["state_dicts"].get("model") or {}
+    dims = {k: int(state[f"normalizer.params_dict.{k}.scale"].numel()) for k in ("obs", "action") if f"normalizer.params_dict.{k}.scale" in state}
+    out: dict[str, Any] = {"kind": "diffusion_policy checkpoint", "path": str(path), "policy": pick("policy._target_"), "task": pick("task_name"),
+                           "horizon": pick("horizon"), "n_obs_steps": pick("n_obs_steps"), "n_action_steps": pick("n_action_steps"),
+                           **{f"{k} dim": v for k, v in dims.items()}, "weights": sorted(k for k, v in payload["state_dicts"].items() if v)}
+    try:
+        lowdim_settings(cfg, str(path))
+        out["import"] = f"robopref convert format=dp_checkpoint source={path} output=<name>.ckpt obs_key=<the env's obs key for its obs vector>"
+    except ValueError as e:
+        out["import"] = f"not importable: {str(e).removeprefix(f'{path}: ')}"
+    return out
+

@@ -138,3 +138,14 @@ def test_bad_sources_and_settings_are_named(tmp_path):
     assert robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "output=p.ckpt", "hydra.run.dir=d", cwd=tmp_path).returncode == 0
     res = robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "output=p.ckpt", "hydra.run.dir=d", cwd=tmp_path)
     assert res.returncode != 0 and "already exists: pass overwrite=true" in res.stderr
+
+
+def test_info_recognises_a_diffusion_policy_checkpoint_and_says_how_to_import_it(tmp_path):
+    from robopref.info import describe
+
+    write_dp_checkpoint(tmp_path / "lowdim.ckpt", source_policy(obs_dim=3, action_dim=2))
+    info = describe(tmp_path / "lowdim.ckpt")
+    assert info["kind"] == "diffusion_policy checkpoint" and (info["obs dim"], info["action dim"], info["horizon"]) == (3, 2, 16)
+    assert info["import"].startswith(f"robopref convert format=dp_checkpoint source={tmp_path / 'lowdim.ckpt'}")
+    write_dp_checkpoint(tmp_path / "image.ckpt", source_policy(), _target_="diffusion_policy.policy.diffusion_unet_image_policy.DiffusionUnetImagePolicy")
+    assert describe(tmp_path / "image.ckpt")["import"].startswith("not importable: cfg.policy._target_ is 'diffusion_policy.policy.diffusion_unet_image_policy")
