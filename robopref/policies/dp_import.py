@@ -47,7 +47,8 @@ def read_dp_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False, pickle_module=pickle_module)
     except Exception as e:
-        raise ValueError(f"source={path}: cannot be read as a torch checkpoint ({type(e).__name__}: {e})") from e
+        hint = "; it was pickled with dill's own types: pip install dill" if "dill" in str(e) else ""
+        raise ValueError(f"source={path}: cannot be read as a torch checkpoint ({type(e).__name__}: {e}){hint}") from e
     if not isinstance(payload, dict) or "cfg" not in payload or "state_dicts" not in payload:
         found = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"source={path}: not a diffusion_policy workspace checkpoint (expected keys 'cfg' and 'state_dicts', found {found})")
