@@ -83,4 +83,3 @@ def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> 
     except ValueError as e:
         out["import"] = f"not importable: {str(e).removeprefix(f'{path}: ')}"
     return out
-

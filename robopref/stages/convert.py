@@ -68,7 +68,7 @@ def resolve_cameras(requested: Optional[list], cameras: list[str], camera_key: C
 
 
 def open_source(fmt: str, path: str) -> Any:
-    """The reader of a dataset ``format=`` (lerobot or zarr; ``run`` has checked it): :class:`LeRobotDataset` or :class:`ZarrReplayBuffer`."""
+    """The reader of a dataset ``format=``, checked by ``run``: :class:`LeRobotDataset` or :class:`ZarrReplayBuffer`."""
     if fmt == "zarr":
         from robopref.data.zarr_replay import ZarrReplayBuffer
 

@@ -16,9 +16,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from robopref.stages.convert import ConvertConfig
 from robopref.utils.atomic import atomic_write_text
-
-DEFAULT_OUTPUT = "dataset.hdf5"  # convert's default output, for datasets; a checkpoint goes to policy.ckpt instead
 
 
 def convert_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -30,7 +29,7 @@ def convert_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     dataset_only = [k for k in ("episodes", "cameras", "fps") if cfg.get(k) is not None]
     if dataset_only:
         raise ValueError(f"{', '.join(f'{k}=' for k in dataset_only)}: dataset settings; format=dp_checkpoint converts a policy checkpoint")
-    output = resolve_output("policy.ckpt" if cfg.output == DEFAULT_OUTPUT else cfg.output, out_dir)
+    output = resolve_output("policy.ckpt" if cfg.output == ConvertConfig.output else cfg.output, out_dir)  # not the dataset default
     if output.exists() and not cfg.overwrite:
         raise FileExistsError(f"output={output} already exists: pass overwrite=true to replace it, or another output= path")
     model, info = import_lowdim_policy(read_dp_checkpoint(cfg.source), obs_key=cfg.obs_key, num_inference_steps=cfg.num_inference_steps,

@@ -97,7 +97,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         env_args = ds.env_args
         fps = float(cfg.fps) if cfg.fps is not None else recorded_fps(env_args)
         if fps is None:
-            raise ValueError(f"fps=: {ds.path} does not record its control rate; pass fps=<steps per second> (e.g. the env's control frequency); `robopref collect` records it for envs that declare one (metadata['render_fps'])")
+            raise ValueError(f"fps=: {ds.path} does not record its control rate; pass fps=<steps per second> (e.g. the env's control frequency); `robopref collect` records it for envs that declare one (dt or metadata['render_fps'])")
         env_name = (env_args.get("robopref_env") or {}).get("name") or env_args.get("env_name") or ""
         robot = cfg.robot_type or (env_args.get("env_kwargs") or {}).get("robot_type") or None
         episodes = (ds.episode(d, obs_keys=keys) for d in demos)
