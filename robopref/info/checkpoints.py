@@ -68,7 +68,7 @@ def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> 
     """A diffusion_policy workspace checkpoint: its policy class, sizes, and whether and how robopref imports it."""
     from omegaconf import OmegaConf
 
-    from robopref.policies.dp_import import lowdim_settings
+    from robopref.policies.dp_import import policy_settings
 
     cfg = payload["cfg"]
     pick = lambda key: OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)  # noqa: E731
@@ -78,8 +78,9 @@ def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> 
                            "horizon": pick("horizon"), "n_obs_steps": pick("n_obs_steps"), "n_action_steps": pick("n_action_steps"),
                            **{f"{k} dim": v for k, v in dims.items()}, "weights": sorted(k for k, v in payload["state_dicts"].items() if v)}
     try:
-        lowdim_settings(cfg, str(path))
-        out["import"] = f"robopref convert format=dp_checkpoint source={path} output=<name>.ckpt obs_key=<the env's obs key for its obs vector>"
+        kind = policy_settings(cfg, str(path)).kind
+        keys = "obs_key=<the env's key for its obs vector>" if kind == "lowdim" else "'obs_map={<its key>: <the env's key>, ...}'"
+        out["import"] = f"robopref convert format=dp_checkpoint source={path} output=<name>.ckpt {keys}"
     except ValueError as e:
         out["import"] = f"not importable: {str(e).removeprefix(f'{path}: ')}"
     return out

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional
 
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")  # the noise schedules diffusers' DDPM and DDIM schedulers implement
 IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")  # robopref.policies.vision builds them
+IMAGE_RANGES = ("unit", "signed")  # what the camera encoders see: [0, 1] or [-1, 1]
 
 
 @dataclass
@@ -39,8 +40,10 @@ class DiffusionPolicyConfig:
     clip_sample: bool = True
     # image encoder, one per camera
     image_encoder: str = "resnet18"  # resnet18 | small_cnn | keypoints
-    image_feature_dim: int = 64
+    image_feature_dim: int = 64  # 0: resnet18's own 512 pooled features, no head (diffusion_policy's image policies)
     image_norm: str = "group"  # group | batch
+    image_range: str = "unit"  # unit: frames in [0, 1]; signed: in [-1, 1] (diffusion_policy's image normaliser)
+    imagenet_norm: bool = False  # then subtract ImageNet's channel means and divide by its stds (diffusion_policy's option)
     image_weights: Optional[str] = None  # local torchvision resnet18 .pth to start from
     crop_ratio: float = 0.9  # random crop of this fraction of H and W in training, centre crop at inference
     # cameras as state estimators (robopref.policies.state_estimator): each camera's encoder first learns to
@@ -86,10 +89,17 @@ class DiffusionPolicyConfig:
                              "expected 1 <= num_inference_steps <= num_train_timesteps")
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"policy.beta_schedule={self.beta_schedule!r}: expected one of {list(BETA_SCHEDULES)}")
-        if self.image_encoder not in IMAGE_ENCODERS or self.image_norm not in ("group", "batch") or self.image_feature_dim < 1:
+        if self.image_encoder not in IMAGE_ENCODERS or self.image_norm not in ("group", "batch") or self.image_feature_dim < 0:
             raise ValueError(f"policy.image_encoder={self.image_encoder!r}, policy.image_norm={self.image_norm!r}, "
                              f"policy.image_feature_dim={self.image_feature_dim}: expected an encoder in {list(IMAGE_ENCODERS)}, "
-                             "norm 'group' or 'batch' and a feature size >= 1")
+                             "norm 'group' or 'batch' and a feature size >= 0")
+        if self.image_feature_dim == 0 and self.image_encoder != "resnet18":
+            raise ValueError(f"policy.image_feature_dim=0 (the encoder's own features, no head) needs image_encoder=resnet18, not {self.image_encoder!r}")
+        if self.image_range not in IMAGE_RANGES:
+            raise ValueError(f"policy.image_range={self.image_range!r}: expected one of {list(IMAGE_RANGES)}")
+        if self.image_state_key is not None and (self.image_range != "unit" or self.imagenet_norm):
+            raise ValueError("policy.image_range and policy.imagenet_norm: cameras that estimate the state (image_state_key) see frames "
+                             "in [0, 1]; keep image_range=unit and imagenet_norm=false")
         if not self.ema_power > 0 or not 0 <= self.ema_max_decay < 1:
             raise ValueError(f"policy.ema_power={self.ema_power}, policy.ema_max_decay={self.ema_max_decay}: expected power > 0 and decay in [0, 1)")
 

@@ -26,7 +26,10 @@ from torch import nn
 
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.normalizer import image_to_float
-from robopref.policies.vision import RandomCrop, make_image_encoder
+from robopref.policies.vision import RESNET18_FEATURE_DIM, RandomCrop, make_image_encoder
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
 def estimate_key(camera: str, state_key: str) -> str:
@@ -46,14 +49,16 @@ class ObsEncoder(nn.Module):
         self.state_key = cfg.image_state_key
         if self.state_key is not None and (not self.image_keys or self.state_key not in shapes.estimated):
             raise ValueError(f"image_state_key={self.state_key!r} needs cameras (image_keys) and the key's size in shapes.estimated")
-        image_dim = shapes.estimated[self.state_key] if self.state_key is not None else cfg.image_feature_dim
+        image_dim = shapes.estimated[self.state_key] if self.state_key is not None else (cfg.image_feature_dim or RESNET18_FEATURE_DIM)
+        head = image_dim if self.state_key is not None else (cfg.image_feature_dim or None)  # None: resnet18 without a head
+        self.signed, self.imagenet_norm = cfg.image_range == "signed", cfg.imagenet_norm
         self.encoders = nn.ModuleDict()
         self.crops = nn.ModuleDict()
         for k in self.image_keys:
             h, w, _ = shapes.images[k]
             ratio = 1.0 if self.state_key is not None else cfg.crop_ratio  # an estimator reads absolute positions: no crop
             self.crops[k] = RandomCrop(max(1, int(round(h * ratio))), max(1, int(round(w * ratio))))
-            self.encoders[k] = make_image_encoder(cfg.image_encoder, image_dim, cfg.image_norm, cfg.image_weights)
+            self.encoders[k] = make_image_encoder(cfg.image_encoder, head, cfg.image_norm, cfg.image_weights)
             if self.state_key is not None:
                 self.encoders[k].requires_grad_(False)  # trained by state_estimator.pretrain_state_estimators only
         self.feature_dim = sum(shapes.low_dim.values()) + image_dim * len(self.image_keys)
@@ -86,8 +91,16 @@ class ObsEncoder(nn.Module):
         else:
             b, t = obs[camera].shape[:2]
             img = image_to_float(obs[camera].reshape(b * t, *obs[camera].shape[2:]))
-            v = self.encoders[camera](self.crops[camera](img)).reshape(b, t, -1)
+            v = self.encoders[camera](self.pixels(self.crops[camera](img))).reshape(b, t, -1)
         return self.sort_objects(v) if self.state_key is not None and self.sort_key == self.state_key else v
+
+    def pixels(self, img: torch.Tensor) -> torch.Tensor:
+        """Frames (N, C, H, W) in [0, 1] as the encoders take them: ``image_range`` and ``imagenet_norm``."""
+        if self.signed:
+            img = img * 2.0 - 1.0
+        if self.imagenet_norm:
+            img = (img - IMAGENET_MEAN.to(img.device)) / IMAGENET_STD.to(img.device)
+        return img
 
     def sort_objects(self, v: torch.Tensor) -> torch.Tensor:
         """(B, T, D) with the object slots after ``objects_offset`` ordered nearest-first to the

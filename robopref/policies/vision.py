@@ -186,9 +186,10 @@ class SmallCNNEncoder(nn.Module):
         return self.head(self.trunk(x))
 
 
-def make_image_encoder(kind: str, out_dim: int, norm: Norm = "group", weights: str | None = None) -> nn.Module:
+def make_image_encoder(kind: str, out_dim: int | None, norm: Norm = "group", weights: str | None = None) -> nn.Module:
     """``kind`` = ``resnet18``, ``small_cnn`` or ``keypoints`` (:mod:`robopref.policies.keypoints`);
-    each takes (B, 3, H, W) in [0, 1] and returns (B, out_dim)."""
+    each takes (B, 3, H, W) images and returns (B, out_dim); ``out_dim=None``: resnet18's 512
+    pooled features, no head (the other encoders need a size)."""
     if kind not in IMAGE_ENCODERS:
         raise ValueError(f"image encoder {kind!r}: expected one of {list(IMAGE_ENCODERS)}")
     if kind == "resnet18":

@@ -1,5 +1,5 @@
 """``robopref convert``: bring a dataset recorded with another tool, or a diffusion_policy
-low-dim checkpoint, into robopref.
+policy checkpoint, into robopref.
 
     robopref convert source=~/lerobot/so100_pick output=so100_pick.hdf5
     robopref convert source=... output=... episodes=[0,1,2] image_size=96 cameras=[observation.images.top]
@@ -11,8 +11,8 @@ writes a robomimic-layout dataset that every other stage reads: the label page s
 and ``reward`` take it as ``dataset=``, ``policy`` trains on it. Writing is crash-safe
 like ``collect``'s, and an existing ``output`` is refused unless ``overwrite=true``.
 ``summary.json`` in the run directory lists what was carried over and what was left out.
-``format=dp_checkpoint`` reads a diffusion_policy workspace checkpoint of a low-dim U-Net
-policy and writes a robopref policy checkpoint (``robopref.stages.convert_checkpoint``).
+``format=dp_checkpoint`` reads a diffusion_policy workspace checkpoint of a U-Net policy
+(low-dim or image) and writes a robopref policy checkpoint (``robopref.stages.convert_checkpoint``).
 """
 
 from __future__ import annotations
@@ -38,14 +38,15 @@ class ConvertConfig(StageConfig):
     """Config of ``robopref convert`` (see conf/convert.yaml for the defaults)."""
 
     source: str = MISSING  # what to read (lerobot: the folder that holds meta/info.json; zarr: a .zarr folder or .zarr.zip; dp_checkpoint: a .ckpt)
-    format: str = "lerobot"  # lerobot | zarr (diffusion_policy's replay buffer) | dp_checkpoint (its low-dim policy checkpoint)
+    format: str = "lerobot"  # lerobot | zarr (diffusion_policy's replay buffer) | dp_checkpoint (its U-Net policy checkpoint)
     fps: Optional[float] = None  # control rate to record when the source has none (zarr); robopref export reads it
     output: str = "dataset.hdf5"  # relative paths land in the run directory
     overwrite: bool = False  # replace an existing output file (default: refuse)
     episodes: Optional[list] = None  # source episode indices to convert; null: all
     cameras: Optional[list] = None  # cameras to carry over (observation.images.top, or just top); null: all, []: none
     image_size: Optional[int] = 128  # resize camera frames to image_size x image_size; null keeps the recorded size
-    obs_key: str = "state"  # dp_checkpoint: the robopref observation key that holds diffusion_policy's obs vector
+    obs_key: str = "state"  # dp_checkpoint, low-dim policy: the robopref observation key that holds diffusion_policy's obs vector
+    obs_map: Any = None  # dp_checkpoint, image policy: {its obs key: robopref key}; unnamed: cameras <key>_image, others as named
     num_inference_steps: int = 16  # dp_checkpoint: DDIM steps the imported policy samples with
 
 

@@ -1,6 +1,7 @@
-"""``robopref convert format=dp_checkpoint``: a diffusion_policy low-dim checkpoint as a robopref policy.
+"""``robopref convert format=dp_checkpoint``: a diffusion_policy U-Net checkpoint as a robopref policy.
 
     robopref convert format=dp_checkpoint source=data/outputs/.../checkpoints/latest.ckpt output=$PWD/dp_policy.ckpt obs_key=state
+    robopref convert format=dp_checkpoint source=... output=... 'obs_map={image: top_image, agent_pos: state}'   # an image policy
 
 The result is an ordinary robopref policy checkpoint (``robopref.policies.dp_import`` has
 the mapping): ``robopref eval``, ``align`` (best-of-N, Diffusion-DPO, filtered
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from robopref.stages.convert import ConvertConfig
 from robopref.utils.atomic import atomic_write_text
@@ -24,7 +25,7 @@ def convert_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Import ``cfg.source``, save it as a robopref policy checkpoint, return the summary (also saved as JSON)."""
     from robopref.data.output import resolve_output
     from robopref.policies.checkpoint import save_checkpoint
-    from robopref.policies.dp_import import import_lowdim_policy, read_dp_checkpoint
+    from robopref.policies.dp_import import import_policy, read_dp_checkpoint
 
     dataset_only = [k for k in ("episodes", "cameras", "fps") if cfg.get(k) is not None]
     if dataset_only:
@@ -32,12 +33,16 @@ def convert_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     output = resolve_output("policy.ckpt" if cfg.output == ConvertConfig.output else cfg.output, out_dir)  # not the dataset default
     if output.exists() and not cfg.overwrite:
         raise FileExistsError(f"output={output} already exists: pass overwrite=true to replace it, or another output= path")
-    model, info = import_lowdim_policy(read_dp_checkpoint(cfg.source), obs_key=cfg.obs_key, num_inference_steps=cfg.num_inference_steps,
-                                       where=f"source={cfg.source}")
+    obs_map = OmegaConf.to_container(cfg.obs_map) if isinstance(cfg.obs_map, DictConfig) else cfg.obs_map
+    if obs_map is not None and not isinstance(obs_map, dict):
+        raise ValueError(f"obs_map={obs_map!r}: expected a mapping from the checkpoint's observation keys to robopref's, e.g. "
+                         "'obs_map={image: top_image, agent_pos: state}'")
+    model, info = import_policy(read_dp_checkpoint(cfg.source), obs_key=cfg.obs_key, obs_map=obs_map,
+                                num_inference_steps=cfg.num_inference_steps, where=f"source={cfg.source}")
     save_checkpoint(output, model, meta={**info, "source": str(Path(cfg.source).expanduser().resolve())})
     summary = {"policy": str(output), "source": str(cfg.source), "format": cfg.format, **info,
                "num_inference_steps": model.cfg.num_inference_steps,
-               "eval": f"robopref eval policy={output} env=<the env it was trained in, with obs key {cfg.obs_key!r}>"}
+               "eval": f"robopref eval policy={output} env=<an env with observation keys {sorted(info['obs_keys'].values())}>"}
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "policy"}, indent=2))
     print(f"policy: {output}")

@@ -100,6 +100,9 @@ def test_train_settings_out_of_range_name_the_key():
     ({"beta_schedule": "cos"}, r"policy.beta_schedule='cos': expected one of \['linear', 'scaled_linear', 'squaredcos_cap_v2'\]"),
     ({"image_encoder": "vit"}, r"policy.image_encoder='vit'"),
     ({"ema_max_decay": 1.0}, r"policy.ema_max_decay=1.0"),
+    ({"image_feature_dim": 0, "image_encoder": "small_cnn"}, r"policy.image_feature_dim=0 \(the encoder's own features, no head\) needs image_encoder=resnet18"),
+    ({"image_range": "byte"}, r"policy.image_range='byte': expected one of \['unit', 'signed'\]"),
+    ({"imagenet_norm": True, "image_state_key": "state"}, r"cameras that estimate the state \(image_state_key\) see frames in \[0, 1\]"),
 ])
 def test_policy_network_settings_are_checked_with_their_keys(override, message):
     """Bad U-Net / schedule settings fail when the config is read, not as a ZeroDivisionError or a
