@@ -44,7 +44,7 @@ def read_dp_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"source={path}: no such diffusion_policy checkpoint")
     try:
-        import dill as pickle_module  # what diffusion_policy saves with; plain pickle reads the same payload
+        import dill as pickle_module  # what diffusion_policy saves with, when installed; else plain pickle, and a hint if dill was needed
     except ImportError:
         import pickle as pickle_module
     try:
