@@ -148,6 +148,10 @@ def test_info_recognises_a_diffusion_policy_checkpoint_and_says_how_to_import_it
     info = describe(tmp_path / "lowdim.ckpt")
     assert info["kind"] == "diffusion_policy checkpoint" and (info["obs dim"], info["action dim"], info["horizon"]) == (3, 2, 16)
     assert info["import"].startswith(f"robopref convert format=dp_checkpoint source={tmp_path / 'lowdim.ckpt'}")
+    write_dp_image_checkpoint(tmp_path / "image.ckpt", source_image_policy())
+    info = describe(tmp_path / "image.ckpt")
+    assert info["observations"] == {"image": "rgb [3, 32, 32]", "wrist": "rgb [3, 32, 32]", "agent_pos": "low_dim [2]"}
+    assert info["import"].endswith("'obs_map={<its key>: <the env's key>, ...}'")
     write_dp_checkpoint(tmp_path / "hybrid.ckpt", source_policy(), _target_="diffusion_policy.policy.diffusion_unet_hybrid_image_policy.DiffusionUnetHybridImagePolicy")
     assert describe(tmp_path / "hybrid.ckpt")["import"].startswith("not importable: cfg.policy._target_ is 'diffusion_policy.policy.diffusion_unet_hybrid_image_policy")
 
