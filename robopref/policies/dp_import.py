@@ -212,6 +212,10 @@ def import_policy(payload: Mapping[str, Any], obs_key: str = "state", obs_map: M
         from robopref.policies.dp_image_import import import_image_policy
 
         return import_image_policy(payload, settings, obs_map or {}, num_inference_steps, weights, where)
+    from robopref.data.layout import is_image_key
+
+    if is_image_key(obs_key) or obs_key == "action":
+        raise ValueError(f"obs_key={obs_key!r}: a low-dim policy's observation vector needs a low-dim key (not 'action' or a <camera>_image key), e.g. state")
     source, dp = policy_weights(payload, weights, where)
     unet = unet_state_dict(dp, where)
     norm = normalizer_maps(dp, {"obs": obs_key, "action": "action"}, where)

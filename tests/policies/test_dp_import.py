@@ -132,6 +132,8 @@ def test_bad_sources_and_settings_are_named(tmp_path):
     write_dp_checkpoint(tmp_path / "dp.ckpt", source_policy(obs_dim=3))
     res = robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "episodes=[0]", "hydra.run.dir=c", cwd=tmp_path)
     assert res.returncode != 0 and "episodes=: dataset settings; format=dp_checkpoint converts a policy checkpoint" in res.stderr
+    res = robopref("convert", "format=dp_checkpoint", "source=dp.ckpt", "obs_key=top_image", "hydra.run.dir=e", cwd=tmp_path)
+    assert res.returncode != 0 and "obs_key='top_image': a low-dim policy's observation vector needs a low-dim key" in res.stderr
     payload = torch.load(tmp_path / "dp.ckpt", weights_only=False)
     payload["cfg"].n_obs_steps = 3  # the U-Net was built for 2 steps of 3 values
     with pytest.raises(ValueError, match=r"conditioned on 6 values, not n_obs_steps \(3\) x 3 observation features = 9"):
