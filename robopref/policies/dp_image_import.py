@@ -70,10 +70,10 @@ def encoder_settings(cfg: Any, cams: Mapping[str, tuple[int, ...]], where: str) 
         raise ValueError(f"{where}: cfg.policy.obs_encoder.resize_shape={enc('resize_shape')}: resizing inside the policy is not supported")
     crop = enc("crop_shape")
     ratio = 1.0
-    if crop is not None:
+    if crop is not None and cams:
         ch, cw = (int(x) for x in crop)
+        ratio = ch / next(iter(cams.values()))[1]  # robopref has one crop_ratio for every camera
         for key, (_, h, w) in cams.items():
-            ratio = ch / h
             same_size = (int(round(h * ratio)), int(round(w * ratio))) == (ch, cw)
             same_centre = all(int(round((n - c) / 2.0)) == (n - c) // 2 for n, c in ((h, ch), (w, cw)))
             if not (same_size and same_centre):
