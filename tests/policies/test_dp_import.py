@@ -178,7 +178,6 @@ def source_image_policy() -> DiffusionPolicy:
 
 def write_dp_image_checkpoint(path, model: DiffusionPolicy, **encoder_overrides) -> None:
     """``model`` in DiffusionUnetImagePolicy's layout: cameras image (= top_image) and wrist (= arm_image), low-dim agent_pos (= state)."""
-    dp_names = {"image": "top_image", "wrist": "arm_image", "agent_pos": "state"}
     state = dp_state_dict_unet(model)
     # robopref's per-step features are [state (2), arm_image (512), top_image (512)]; diffusion_policy's are
     # [image (top, 512), wrist (arm, 512), agent_pos (state, 2)]: its column j is robopref's column dp_cols[j]
@@ -200,7 +199,6 @@ def write_dp_image_checkpoint(path, model: DiffusionPolicy, **encoder_overrides)
                "resize_shape": None, "crop_shape": [24, 24], "random_crop": True, "use_group_norm": True, "share_rgb_model": False,
                "imagenet_norm": True, **encoder_overrides}
     cfg = {**dp_config(_target_=IMAGE_TARGET, obs_encoder=encoder, shape_meta="${shape_meta}", n_groups=8), "shape_meta": shape_meta}
-    assert set(dp_names) == set(shape_meta["obs"])
     torch.save({"cfg": OmegaConf.create(cfg), "state_dicts": {"model": state, "ema_model": state}, "pickles": {}}, path)
 
 
