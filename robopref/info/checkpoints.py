@@ -68,14 +68,15 @@ def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> 
     """A diffusion_policy workspace checkpoint: its policy class, sizes, and whether and how robopref imports it."""
     from omegaconf import OmegaConf
 
+    from robopref.policies.dp_image_import import shape_meta
     from robopref.policies.dp_import import policy_settings
 
     cfg = payload["cfg"]
     pick = lambda key: OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)  # noqa: E731
     state = payload["state_dicts"].get("ema_model") or payload["state_dicts"].get("model") or {}
     dims = {k: int(state[f"normalizer.params_dict.{k}.scale"].numel()) for k in ("obs", "action") if f"normalizer.params_dict.{k}.scale" in state}
-    shape_meta = pick("policy.shape_meta") or pick("shape_meta")
-    observations = {k: f"{v.get('type', 'low_dim')} {list(v['shape'])}" for k, v in OmegaConf.to_container(shape_meta["obs"]).items()} if shape_meta else None
+    meta = shape_meta(cfg)
+    observations = {k: f"{v.get('type', 'low_dim')} {list(v['shape'])}" for k, v in OmegaConf.to_container(meta["obs"]).items()} if meta else None
     out: dict[str, Any] = {"kind": "diffusion_policy checkpoint", "path": str(path), "policy": pick("policy._target_"), "task": pick("task_name"),
                            "horizon": pick("horizon"), "n_obs_steps": pick("n_obs_steps"), "n_action_steps": pick("n_action_steps"),
                            **{f"{k} dim": v for k, v in dims.items()}, **({"observations": observations} if observations else {}),

@@ -37,11 +37,19 @@ from robopref.policies.dp_import import (
 from robopref.policies.vision import RESNET18_FEATURE_DIM
 
 
+def shape_meta(cfg: Any) -> Any:
+    """The run's ``shape_meta`` (the policy's own, else the top-level one), or None."""
+    from omegaconf import OmegaConf
+
+    return (OmegaConf.select(cfg, "policy.shape_meta", default=None, throw_on_resolution_failure=False)
+            or OmegaConf.select(cfg, "shape_meta", default=None, throw_on_resolution_failure=False))
+
+
 def observation_keys(cfg: Any, obs_map: Mapping[str, str], where: str) -> tuple[dict[str, tuple[int, ...]], dict[str, int], dict[str, str]]:
     """(cameras {dp key: (C, H, W)}, low-dim {dp key: size}, names {dp key: robopref key}) from ``shape_meta``."""
     from omegaconf import OmegaConf
 
-    meta = OmegaConf.select(cfg, "policy.shape_meta", default=None) or config_value(cfg, "shape_meta", where)
+    meta = shape_meta(cfg) or config_value(cfg, "shape_meta", where)  # the latter raises, naming the key
     obs = OmegaConf.to_container(meta, resolve=True)["obs"]
     cams = {k: tuple(v["shape"]) for k, v in obs.items() if v.get("type", "low_dim") == "rgb"}
     low = {k: int(np.prod(v["shape"])) for k, v in obs.items() if v.get("type", "low_dim") == "low_dim"}
