@@ -1,6 +1,6 @@
 """``robopref info``: what a file or folder robopref reads holds, without loading it into a
 run. :func:`describe` recognises robopref datasets (robomimic HDF5), preference stores
-(SQLite), policy and reward checkpoints, LeRobot dataset folders, diffusion_policy zarr
+(SQLite), policy and reward checkpoints, LeRobot dataset and policy folders, diffusion_policy zarr
 replay buffers and checkpoints, and returns a plain dict; :mod:`robopref.info.text` prints it for people.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("dataset", "preference store", "policy checkpoint", "reward checkpoint", "LeRobot dataset", "zarr replay buffer",
-         "diffusion_policy checkpoint")
+         "diffusion_policy checkpoint", "LeRobot policy")
 
 
 def detect(path: str | os.PathLike) -> str:
@@ -25,7 +25,12 @@ def detect(path: str | os.PathLike) -> str:
             return "LeRobot dataset"
         if (p / ".zgroup").is_file():
             return "zarr replay buffer"
-        raise ValueError(f"{p}: a folder that is neither a LeRobot dataset (meta/info.json) nor a zarr replay buffer (.zgroup)")
+        from robopref.policies.lerobot_import import is_lerobot_policy
+
+        if is_lerobot_policy(p):
+            return "LeRobot policy"
+        raise ValueError(f"{p}: a folder that is neither a LeRobot dataset (meta/info.json), a LeRobot policy (config.json and "
+                         "model.safetensors) nor a zarr replay buffer (.zgroup)")
     with open(p, "rb") as f:
         head = f.read(16)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
@@ -56,6 +61,10 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         from robopref.info.datasets import describe_zarr
 
         return describe_zarr(path)
+    if kind == "LeRobot policy":
+        from robopref.info.checkpoints import describe_lerobot_policy
+
+        return describe_lerobot_policy(path)
     if kind == "preference store":
         from robopref.info.store import describe_store
 

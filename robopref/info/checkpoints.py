@@ -88,3 +88,21 @@ def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> 
     except ValueError as e:
         out["import"] = f"not importable: {str(e).removeprefix(f'{path}: ')}"
     return out
+
+
+def describe_lerobot_policy(path: str | os.PathLike) -> dict[str, Any]:
+    """A LeRobot policy folder: its type, features and sizes, and whether and how robopref imports it."""
+    from robopref.policies.lerobot_import import import_plan, read_lerobot_policy
+
+    ckpt = read_lerobot_policy(path)
+    cfg = ckpt.config
+    feats = {k: f"{f.get('type')} {f.get('shape')}" for k, f in {**(cfg.get("input_features") or {}), **(cfg.get("output_features") or {})}.items()}
+    out: dict[str, Any] = {"kind": "LeRobot policy", "path": str(ckpt.folder), "policy": cfg.get("type", "diffusion" if "spatial_softmax_num_keypoints" in cfg else None),
+                           "horizon": cfg.get("horizon"), "n_obs_steps": cfg.get("n_obs_steps"), "n_action_steps": cfg.get("n_action_steps"),
+                           "features": feats, "normalization": cfg.get("normalization_mapping"), "statistics": ckpt.stats_from}
+    try:
+        out["robopref keys"] = import_plan(cfg, None, str(ckpt.folder)).names
+        out["import"] = f"robopref convert format=lerobot_policy source={ckpt.folder} output=<name>.ckpt"
+    except ValueError as e:
+        out["import"] = f"not importable: {str(e).removeprefix(f'{ckpt.folder}: ')}"
+    return out

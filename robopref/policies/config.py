@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")  # the noise schedules diffusers' DDPM and DDIM schedulers implement
 IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")  # robopref.policies.vision builds them
 IMAGE_RANGES = ("unit", "signed")  # what the camera encoders see: [0, 1] or [-1, 1]
+IMAGE_POOLS = ("avg", "spatial_softmax")  # how resnet18 pools its last feature maps
 
 
 @dataclass
@@ -45,6 +46,11 @@ class DiffusionPolicyConfig:
     image_range: str = "unit"  # unit: frames in [0, 1]; signed: in [-1, 1] (diffusion_policy's image normaliser)
     imagenet_norm: bool = False  # then subtract ImageNet's channel means and divide by its stds (diffusion_policy's option)
     image_weights: Optional[str] = None  # local torchvision resnet18 .pth to start from
+    image_pool: str = "avg"  # resnet18: avg (global average) | spatial_softmax (image_keypoints expected (x, y), then linear + ReLU: LeRobot's)
+    image_keypoints: int = 32  # image_pool=spatial_softmax: keypoints read off the last stage
+    # per-camera channel standardisation after image_range and imagenet_norm: {camera: {mean: [C], std: [C]}},
+    # (x - mean) / std; LeRobot's MEAN_STD normalisation of its cameras, which `convert format=lerobot_policy` fills in
+    image_stats: Optional[dict[str, Any]] = None
     crop_ratio: float = 0.9  # random crop of this fraction of H and W in training, centre crop at inference
     # cameras as state estimators (robopref.policies.state_estimator): each camera's encoder first learns to
     # predict this low-dim key (normalised) from single frames, which simulated datasets record, and is then
@@ -95,13 +101,31 @@ class DiffusionPolicyConfig:
                              "norm 'group' or 'batch' and a feature size >= 0")
         if self.image_feature_dim == 0 and self.image_encoder != "resnet18":
             raise ValueError(f"policy.image_feature_dim=0 (the encoder's own features, no head) needs image_encoder=resnet18, not {self.image_encoder!r}")
+        if self.image_pool not in IMAGE_POOLS or self.image_keypoints < 1 or (self.image_pool != "avg" and self.image_encoder != "resnet18"):
+            raise ValueError(f"policy.image_pool={self.image_pool!r}, policy.image_keypoints={self.image_keypoints}: expected a pool in "
+                             f"{list(IMAGE_POOLS)} (spatial_softmax with image_encoder=resnet18 only) and keypoints >= 1")
+        self._check_image_stats()
         if self.image_range not in IMAGE_RANGES:
             raise ValueError(f"policy.image_range={self.image_range!r}: expected one of {list(IMAGE_RANGES)}")
-        if self.image_state_key is not None and (self.image_range != "unit" or self.imagenet_norm):
-            raise ValueError("policy.image_range and policy.imagenet_norm: cameras that estimate the state (image_state_key) see frames "
-                             "in [0, 1]; keep image_range=unit and imagenet_norm=false")
+        if self.image_state_key is not None and (self.image_range != "unit" or self.imagenet_norm or self.image_stats):
+            raise ValueError("policy.image_range, policy.imagenet_norm and policy.image_stats: cameras that estimate the state "
+                             "(image_state_key) see frames in [0, 1]; keep image_range=unit, imagenet_norm=false and image_stats=null")
         if not self.ema_power > 0 or not 0 <= self.ema_max_decay < 1:
             raise ValueError(f"policy.ema_power={self.ema_power}, policy.ema_max_decay={self.ema_max_decay}: expected power > 0 and decay in [0, 1)")
+
+    def _check_image_stats(self) -> None:
+        """``image_stats``: per camera, ``mean`` and ``std`` lists of one size, every std > 0."""
+        if self.image_stats is None:
+            return
+        if not isinstance(self.image_stats, Mapping):
+            raise ValueError(f"policy.image_stats={self.image_stats!r}: expected {{camera: {{mean: [...], std: [...]}}}}")
+        for cam, st in self.image_stats.items():
+            try:
+                mean, std = [float(v) for v in st["mean"]], [float(v) for v in st["std"]]
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"policy.image_stats.{cam}={st!r}: expected {{mean: [per channel], std: [per channel]}}") from e
+            if not mean or len(mean) != len(std) or min(std) <= 0:
+                raise ValueError(f"policy.image_stats.{cam}: mean {mean} and std {std} must be lists of one size (a value per channel), every std > 0")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "DiffusionPolicyConfig":

@@ -17,7 +17,7 @@ or [-1, 1].
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -77,18 +77,25 @@ def encoder_settings(cfg: Any, cams: Mapping[str, tuple[int, ...]], where: str) 
     if enc("resize_shape") is not None:
         raise ValueError(f"{where}: cfg.policy.obs_encoder.resize_shape={enc('resize_shape')}: resizing inside the policy is not supported")
     crop = enc("crop_shape")
-    ratio = 1.0
-    if crop is not None and cams:
-        ch, cw = (int(x) for x in crop)
-        ratio = ch / next(iter(cams.values()))[1]  # robopref has one crop_ratio for every camera
-        for key, (_, h, w) in cams.items():
-            same_size = (int(round(h * ratio)), int(round(w * ratio))) == (ch, cw)
-            same_centre = all(int(round((n - c) / 2.0)) == (n - c) // 2 for n, c in ((h, ch), (w, cw)))
-            if not (same_size and same_centre):
-                raise ValueError(f"{where}: cfg.policy.obs_encoder.crop_shape={[ch, cw]} of camera {key!r} ({h} x {w}): robopref's "
-                                 "crop_ratio would crop another size or centre")
+    ratio = crop_ratio({k: (h, w) for k, (_, h, w) in cams.items()}, crop, f"{where}: cfg.policy.obs_encoder.crop_shape")
     return {"image_norm": "group" if enc("use_group_norm", False) else "batch", "imagenet_norm": bool(enc("imagenet_norm", False)),
             "crop_ratio": ratio, "share": bool(enc("share_rgb_model", False))}
+
+
+def crop_ratio(cams: Mapping[str, tuple[int, int]], crop: Sequence[int] | None, what: str) -> float:
+    """robopref's ``crop_ratio`` for a centre crop of ``crop`` (H, W) from every camera {key: (H, W)}
+    (torchvision's ``CenterCrop``: offsets ``round((n - c) / 2)``), or an error naming ``what`` when
+    one ratio cannot reproduce it for every camera."""
+    if crop is None or not cams:
+        return 1.0
+    ch, cw = (int(x) for x in crop)
+    ratio = ch / next(iter(cams.values()))[0]  # robopref has one crop_ratio for every camera
+    for key, (h, w) in cams.items():
+        same_size = (int(round(h * ratio)), int(round(w * ratio))) == (ch, cw)
+        same_centre = all(int(round((n - c) / 2.0)) == (n - c) // 2 for n, c in ((h, ch), (w, cw)))
+        if not (same_size and same_centre):
+            raise ValueError(f"{what}={[ch, cw]} of camera {key!r} ({h} x {w}): robopref's crop_ratio would crop another size or centre")
+    return ratio
 
 
 def image_range(dp: Mapping[str, torch.Tensor], cams: Mapping[str, Any], where: str) -> str:
@@ -110,20 +117,26 @@ def image_range(dp: Mapping[str, torch.Tensor], cams: Mapping[str, Any], where: 
     return ranges.pop() if ranges else "unit"
 
 
+def column_order(spans: Sequence[tuple[str, int]], order: Sequence[str]) -> torch.Tensor:
+    """Indices that reorder features laid out as ``spans`` (name, size), in that order, into the
+    names' order ``order``: new feature j is old feature ``result[j]``."""
+    starts, start = {}, 0
+    for name, size in spans:
+        starts[name] = (start, size)
+        start += size
+    return torch.cat([torch.arange(starts[n][0], sum(starts[n])) for n in order])
+
+
+def robopref_order(low: Sequence[str], cams: Sequence[str]) -> list[str]:
+    """robopref's per-step feature order (``ObsEncoder``): low-dim keys, then cameras, each sorted."""
+    return sorted(low) + sorted(cams)
+
+
 def conditioning_order(cams: Mapping[str, Any], low: Mapping[str, int], names: Mapping[str, str]) -> torch.Tensor:
     """Per-step feature indices: robopref's feature j is diffusion_policy's feature ``order[j]``
-    (diffusion_policy: cameras then low-dim keys, each sorted by its names; robopref: low-dim keys
-    then cameras, each sorted by robopref's names)."""
-    spans, start = {}, 0
-    for key in sorted(cams):
-        spans[key] = (start, RESNET18_FEATURE_DIM)
-        start += RESNET18_FEATURE_DIM
-    for key in sorted(low):
-        spans[key] = (start, low[key])
-        start += low[key]
-    by_name = {names[k]: k for k in spans}
-    ours = sorted(names[k] for k in low) + sorted(names[k] for k in cams)
-    return torch.cat([torch.arange(spans[by_name[n]][0], sum(spans[by_name[n]])) for n in ours])
+    (diffusion_policy: cameras then low-dim keys, each sorted by its names)."""
+    spans = [(names[k], RESNET18_FEATURE_DIM) for k in sorted(cams)] + [(names[k], low[k]) for k in sorted(low)]
+    return column_order(spans, robopref_order([names[k] for k in low], [names[k] for k in cams]))
 
 
 def permute_conditioning(unet: dict[str, torch.Tensor], order: torch.Tensor, n_obs_steps: int) -> dict[str, torch.Tensor]:

@@ -49,16 +49,18 @@ class ObsEncoder(nn.Module):
         self.state_key = cfg.image_state_key
         if self.state_key is not None and (not self.image_keys or self.state_key not in shapes.estimated):
             raise ValueError(f"image_state_key={self.state_key!r} needs cameras (image_keys) and the key's size in shapes.estimated")
-        image_dim = shapes.estimated[self.state_key] if self.state_key is not None else (cfg.image_feature_dim or RESNET18_FEATURE_DIM)
+        pooled = 2 * cfg.image_keypoints if cfg.image_pool == "spatial_softmax" else RESNET18_FEATURE_DIM  # resnet18 without a head
+        image_dim = shapes.estimated[self.state_key] if self.state_key is not None else (cfg.image_feature_dim or pooled)
         head = image_dim if self.state_key is not None else (cfg.image_feature_dim or None)  # None: resnet18 without a head
         self.signed, self.imagenet_norm = cfg.image_range == "signed", cfg.imagenet_norm
+        self.channel_stats = self._channel_stats(cfg, shapes)
         self.encoders = nn.ModuleDict()
         self.crops = nn.ModuleDict()
         for k in self.image_keys:
             h, w, _ = shapes.images[k]
             ratio = 1.0 if self.state_key is not None else cfg.crop_ratio  # an estimator reads absolute positions: no crop
             self.crops[k] = RandomCrop(max(1, int(round(h * ratio))), max(1, int(round(w * ratio))))
-            self.encoders[k] = make_image_encoder(cfg.image_encoder, head, cfg.image_norm, cfg.image_weights)
+            self.encoders[k] = make_image_encoder(cfg.image_encoder, head, cfg.image_norm, cfg.image_weights, cfg.image_pool, cfg.image_keypoints)
             if self.state_key is not None:
                 self.encoders[k].requires_grad_(False)  # trained by state_estimator.pretrain_state_estimators only
         self.feature_dim = sum(shapes.low_dim.values()) + image_dim * len(self.image_keys)
@@ -91,15 +93,35 @@ class ObsEncoder(nn.Module):
         else:
             b, t = obs[camera].shape[:2]
             img = image_to_float(obs[camera].reshape(b * t, *obs[camera].shape[2:]))
-            v = self.encoders[camera](self.pixels(self.crops[camera](img))).reshape(b, t, -1)
+            v = self.encoders[camera](self.pixels(self.crops[camera](img), camera)).reshape(b, t, -1)
         return self.sort_objects(v) if self.state_key is not None and self.sort_key == self.state_key else v
 
-    def pixels(self, img: torch.Tensor) -> torch.Tensor:
-        """Frames (N, C, H, W) in [0, 1] as the encoders take them: ``image_range`` and ``imagenet_norm``."""
+    @staticmethod
+    def _channel_stats(cfg: DiffusionPolicyConfig, shapes: PolicyShapes) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """``image_stats`` as (mean, std) tensors (1, C, 1, 1) per camera, checked against the cameras."""
+        if cfg.image_stats is None:
+            return {}
+        unknown, missing = sorted(set(cfg.image_stats) - set(shapes.images)), sorted(set(shapes.images) - set(cfg.image_stats))
+        if unknown or missing:
+            raise ValueError(f"policy.image_stats has cameras {sorted(cfg.image_stats)}; the policy's are {sorted(shapes.images)}")
+        out = {}
+        for cam, st in cfg.image_stats.items():
+            mean, std = (torch.tensor([float(v) for v in st[n]]).view(1, -1, 1, 1) for n in ("mean", "std"))
+            if mean.shape[1] != shapes.images[cam][2]:
+                raise ValueError(f"policy.image_stats.{cam}: {mean.shape[1]} values a statistic; camera {cam} has {shapes.images[cam][2]} channels")
+            out[cam] = (mean, std)
+        return out
+
+    def pixels(self, img: torch.Tensor, camera: str | None = None) -> torch.Tensor:
+        """Frames (N, C, H, W) in [0, 1] as ``camera``'s encoder takes them: ``image_range``, ``imagenet_norm``
+        and the camera's ``image_stats``."""
         if self.signed:
             img = img * 2.0 - 1.0
         if self.imagenet_norm:
             img = (img - IMAGENET_MEAN.to(img.device)) / IMAGENET_STD.to(img.device)
+        if camera in self.channel_stats:
+            mean, std = self.channel_stats[camera]
+            img = (img - mean.to(img.device)) / std.to(img.device)
         return img
 
     def sort_objects(self, v: torch.Tensor) -> torch.Tensor:

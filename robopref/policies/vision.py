@@ -16,8 +16,8 @@ from typing import Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from robopref.policies.config import IMAGE_ENCODERS
-from robopref.policies.keypoints import KeypointEncoder
+from robopref.policies.config import IMAGE_ENCODERS, IMAGE_POOLS
+from robopref.policies.keypoints import KeypointEncoder, SpatialSoftmax
 
 Norm = Literal["group", "batch"]
 RESNET18_LAYERS = (2, 2, 2, 2)
@@ -71,6 +71,10 @@ class ResNet18(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.avgpool(self.features(x)), 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's feature maps (B, 512, H/32, W/32), before pooling."""
         x = self.relu(self.bn1(self.conv1(x)))
         if x.is_cpu:
             # On a CPU, max-pool channels-last (4-5x faster than torch's NCHW kernel, conversions
@@ -80,28 +84,42 @@ class ResNet18(nn.Module):
             x = self.maxpool(x.contiguous(memory_format=torch.channels_last)).contiguous()
         else:
             x = self.maxpool(x)
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return torch.flatten(self.avgpool(x), 1)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
 class ResNet18Encoder(nn.Module):
     """Images (B, C, H, W) in [0, 1] → features (B, out_dim): ResNet-18 trunk + linear head.
 
     Args:
-        out_dim: feature size; ``None`` returns the 512 pooled trunk features.
+        out_dim: feature size; ``None`` returns the pooled trunk features (512, or the
+            ``2 * keypoints`` coordinates with the spatial softmax).
         norm: ``"group"`` (GroupNorm, Diffusion Policy's choice) or ``"batch"`` (torchvision's).
         weights: optional path to a torchvision-format ResNet-18 state dict to start from.
         in_channels: image channels.
+        pool: ``"avg"`` (global average pooling, torchvision's) or ``"spatial_softmax"``: a 1×1
+            convolution makes ``keypoints`` maps of the last stage, each read out as its expected
+            (x, y), and the head is linear + ReLU (LeRobot's ``DiffusionRgbEncoder``, robomimic's pooling).
+        keypoints: the spatial softmax's number of keypoints.
     """
 
-    def __init__(self, out_dim: int | None = 64, norm: Norm = "group", weights: str | None = None, in_channels: int = 3) -> None:
+    def __init__(self, out_dim: int | None = 64, norm: Norm = "group", weights: str | None = None, in_channels: int = 3,
+                 pool: str = "avg", keypoints: int = 32) -> None:
         super().__init__()
         if norm not in ("group", "batch"):
             raise ValueError(f"norm={norm!r}: expected 'group' or 'batch'")
+        if pool not in IMAGE_POOLS or keypoints < 1:
+            raise ValueError(f"pool={pool!r}, keypoints={keypoints}: expected a pool in {list(IMAGE_POOLS)} and keypoints >= 1")
         self.norm = norm
         self.backbone = ResNet18(norm=norm, in_channels=in_channels)
-        self.head: nn.Module = nn.Linear(RESNET18_FEATURE_DIM, out_dim) if out_dim else nn.Identity()
-        self.out_dim = out_dim or RESNET18_FEATURE_DIM
+        self.keypoints: nn.Module | None = None
+        pooled = RESNET18_FEATURE_DIM
+        if pool == "spatial_softmax":
+            self.keypoints = nn.Sequential(nn.Conv2d(RESNET18_FEATURE_DIM, keypoints, 1), SpatialSoftmax())
+            pooled = 2 * keypoints
+        self.head: nn.Module = nn.Identity()
+        if out_dim:
+            self.head = nn.Linear(pooled, out_dim) if pool == "avg" else nn.Sequential(nn.Linear(pooled, out_dim), nn.ReLU())
+        self.out_dim = out_dim or pooled
         if weights:
             self.load_backbone(load_torchvision_state_dict(weights))
 
@@ -126,6 +144,8 @@ class ResNet18Encoder(nn.Module):
         return sorted(keep)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.keypoints is not None:
+            return self.head(self.keypoints(self.backbone.features(x)))
         return self.head(self.backbone(x))
 
 
@@ -186,14 +206,18 @@ class SmallCNNEncoder(nn.Module):
         return self.head(self.trunk(x))
 
 
-def make_image_encoder(kind: str, out_dim: int | None, norm: Norm = "group", weights: str | None = None) -> nn.Module:
+def make_image_encoder(kind: str, out_dim: int | None, norm: Norm = "group", weights: str | None = None,
+                       pool: str = "avg", keypoints: int = 32) -> nn.Module:
     """``kind`` = ``resnet18``, ``small_cnn`` or ``keypoints`` (:mod:`robopref.policies.keypoints`);
-    each takes (B, 3, H, W) images and returns (B, out_dim); ``out_dim=None``: resnet18's 512
-    pooled features, no head (the other encoders need a size)."""
+    each takes (B, 3, H, W) images and returns (B, out_dim); ``out_dim=None``: resnet18's pooled
+    features, no head (the other encoders need a size). ``pool`` and ``keypoints``: resnet18's
+    pooling (:class:`ResNet18Encoder`)."""
     if kind not in IMAGE_ENCODERS:
         raise ValueError(f"image encoder {kind!r}: expected one of {list(IMAGE_ENCODERS)}")
     if kind == "resnet18":
-        return ResNet18Encoder(out_dim=out_dim, norm=norm, weights=weights)
+        return ResNet18Encoder(out_dim=out_dim, norm=norm, weights=weights, pool=pool, keypoints=keypoints)
+    if pool != "avg":
+        raise ValueError(f"encoder={kind}: pool={pool!r} is resnet18's option; the {kind} encoder pools its own way")
     if weights:
         raise ValueError(f"encoder={kind} has no pretrained weights; weights must be null")
     return KeypointEncoder(out_dim=out_dim) if kind == "keypoints" else SmallCNNEncoder(out_dim=out_dim)

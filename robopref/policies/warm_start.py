@@ -5,7 +5,8 @@ not throw away what an earlier run learned. The new run takes the checkpoint's E
 weights (the ones its rollouts used) and its normaliser, because the weights only mean
 something in the normalised coordinates they were trained in; the optimizer, the
 learning-rate schedule and the EMA start afresh. The architecture must be the one the
-run asks for: a mismatch is an error naming the keys, never a silent reshape.
+run asks for: a mismatch is an error naming the keys, never a silent reshape. Only
+:data:`FREE_KEYS` (sampling steps, EMA settings, keys a fresh start alone reads) may differ.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
 
 log = logging.getLogger(__name__)
+# policy keys a fine-tuning run may set its own way: how it samples and averages, and what only a fresh start reads
+FREE_KEYS = frozenset({"num_inference_steps", "ema_power", "ema_max_decay", "image_weights", "image_state_steps", "image_state_batch",
+                       "image_state_frames"})
 RANGE_SLACK = 0.05  # fraction of a feature's fitted range the new data may exceed before the user is warned
 
 
@@ -36,7 +40,7 @@ def warm_start_model(path: str | os.PathLike, cfg: DiffusionPolicyConfig, shapes
     """
     ckpt = read_checkpoint(path)
     old_cfg = DiffusionPolicyConfig.from_dict(ckpt["policy_config"])
-    diff = {k: (v, cfg.to_dict()[k]) for k, v in old_cfg.to_dict().items() if cfg.to_dict()[k] != v}
+    diff = {k: (v, cfg.to_dict()[k]) for k, v in old_cfg.to_dict().items() if cfg.to_dict()[k] != v and k not in FREE_KEYS}
     if diff:
         listed = ", ".join(f"{k}: checkpoint {a!r}, this run {b!r}" for k, (a, b) in sorted(diff.items()))
         raise ValueError(f"init_from={os.fspath(path)!r}: the policy config differs from the checkpoint's ({listed}); "
@@ -45,10 +49,33 @@ def warm_start_model(path: str | os.PathLike, cfg: DiffusionPolicyConfig, shapes
     if old_shapes != shapes:
         raise ValueError(f"init_from={os.fspath(path)!r}: the checkpoint was trained on shapes {old_shapes.to_dict()}, "
                          f"this dataset has {shapes.to_dict()} (other observation keys or action size)")
-    model = build_model(ckpt, weights="ema").train()
+    model = DiffusionPolicy(cfg, shapes)  # the run's sampling and EMA settings, the checkpoint's weights
+    model.load_state_dict(build_model(ckpt, weights="ema").state_dict())
+    model.train()
     _warn_outside_range(model, arrays, path)
     log.info("starting from the EMA weights and normaliser of %s", os.fspath(path))
     return model
+
+
+def inherited_config(path: str | os.PathLike, run_cfg: DiffusionPolicyConfig, overrides: list[str]) -> DiffusionPolicyConfig:
+    """The policy config of a fine-tuning run from the command line: the checkpoint's own, with the
+    ``policy.<key>=`` values given in ``overrides`` (Hydra's task overrides) on top.
+
+    So ``robopref policy dataset=... init_from=imported.ckpt`` needs no architecture keys
+    restated, whatever the checkpoint was (another recipe, an imported diffusion_policy or
+    LeRobot policy). A policy group chosen explicitly (``policy=diffusion_image``) keeps the
+    run's config as it is, and :func:`warm_start_model` then lists every key that differs.
+    """
+    if any(o.lstrip("+~").startswith("policy=") for o in overrides):
+        return run_cfg
+    base = DiffusionPolicyConfig.from_dict(read_checkpoint(path)["policy_config"]).to_dict()
+    run = run_cfg.to_dict()
+    given = {o.lstrip("+~").split("=", 1)[0].removeprefix("policy.").split(".", 1)[0]
+             for o in overrides if o.lstrip("+~").startswith("policy.")}
+    changed = {k: run[k] for k in sorted(given) if k in run}
+    if changed:
+        log.info("init_from=%s: its policy config, with %s from the command line", os.fspath(path), sorted(changed))
+    return DiffusionPolicyConfig.from_dict({**base, **changed})
 
 
 def _warn_outside_range(model: DiffusionPolicy, arrays: Mapping[str, np.ndarray], path: str | os.PathLike) -> None:

@@ -1,5 +1,5 @@
 """``robopref convert``: bring a dataset recorded with another tool, or a diffusion_policy
-policy checkpoint, into robopref.
+or LeRobot policy checkpoint, into robopref.
 
     robopref convert source=~/lerobot/so100_pick output=so100_pick.hdf5
     robopref convert source=... output=... episodes=[0,1,2] image_size=96 cameras=[observation.images.top]
@@ -12,7 +12,8 @@ and ``reward`` take it as ``dataset=``, ``policy`` trains on it. Writing is cras
 like ``collect``'s, and an existing ``output`` is refused unless ``overwrite=true``.
 ``summary.json`` in the run directory lists what was carried over and what was left out.
 ``format=dp_checkpoint`` reads a diffusion_policy workspace checkpoint of a U-Net policy
-(low-dim or image) and writes a robopref policy checkpoint (``robopref.stages.convert_checkpoint``).
+(low-dim or image), ``format=lerobot_policy`` a LeRobot diffusion policy folder (``config.json`` +
+``model.safetensors``); both write a robopref policy checkpoint (``robopref.stages.convert_checkpoint``).
 """
 
 from __future__ import annotations
@@ -30,15 +31,19 @@ from robopref.utils.rundir import run_dir
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("lerobot", "zarr", "dp_checkpoint")
+FORMATS = ("lerobot", "zarr", "dp_checkpoint", "lerobot_policy")
+POLICY_FORMATS = ("dp_checkpoint", "lerobot_policy")  # written as robopref policy checkpoints
 
 
 @dataclass
 class ConvertConfig(StageConfig):
     """Config of ``robopref convert`` (see conf/convert.yaml for the defaults)."""
 
-    source: str = MISSING  # what to read (lerobot: the folder that holds meta/info.json; zarr: a .zarr folder or .zarr.zip; dp_checkpoint: a .ckpt)
-    format: str = "lerobot"  # lerobot | zarr (diffusion_policy's replay buffer) | dp_checkpoint (its U-Net policy checkpoint)
+    # what to read (lerobot: the folder that holds meta/info.json; zarr: a .zarr folder or .zarr.zip; dp_checkpoint: a .ckpt;
+    # lerobot_policy: the folder that holds config.json and model.safetensors, e.g. checkpoints/last/pretrained_model)
+    source: str = MISSING
+    # lerobot | zarr (diffusion_policy's replay buffer) | dp_checkpoint (its U-Net policy checkpoint) | lerobot_policy (LeRobot's diffusion policy)
+    format: str = "lerobot"
     fps: Optional[float] = None  # control rate to record when the source has none (zarr); robopref export reads it
     output: str = "dataset.hdf5"  # relative paths land in the run directory
     overwrite: bool = False  # replace an existing output file (default: refuse)
@@ -46,8 +51,10 @@ class ConvertConfig(StageConfig):
     cameras: Optional[list] = None  # cameras to carry over (observation.images.top, or just top); null: all, []: none
     image_size: Optional[int] = 128  # resize camera frames to image_size x image_size; null keeps the recorded size
     obs_key: str = "state"  # dp_checkpoint, low-dim policy: the robopref observation key that holds diffusion_policy's obs vector
-    obs_map: Any = None  # dp_checkpoint, image policy: {its obs key: robopref key}; unnamed: cameras <key>_image, others as named
-    num_inference_steps: int = 16  # dp_checkpoint: DDIM steps the imported policy samples with
+    # dp_checkpoint, image policy, and lerobot_policy: {its obs key: robopref key}; unnamed: dp cameras <key>_image, others as
+    # named; LeRobot features as `convert format=lerobot` names them (observation.images.top -> top_image, observation.state -> state)
+    obs_map: Any = None
+    num_inference_steps: int = 16  # dp_checkpoint, lerobot_policy: DDIM steps the imported policy samples with
 
 
 register_schema("convert", ConvertConfig)
@@ -103,7 +110,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out_dir = run_dir()
     if cfg.format not in FORMATS:
         raise ValueError(f"format={cfg.format!r}: expected one of {FORMATS}")
-    if cfg.format == "dp_checkpoint":
+    if cfg.format in POLICY_FORMATS:
         from robopref.stages.convert_checkpoint import convert_checkpoint
 
         return convert_checkpoint(cfg, out_dir)

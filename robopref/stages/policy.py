@@ -3,7 +3,7 @@
     robopref policy policy=diffusion_lowdim dataset=demos.hdf5
     robopref policy policy=diffusion_image dataset=demos.hdf5 filter_key=better epochs=200
     robopref policy dataset=demos.hdf5 resume=true        # continue the latest run after a crash
-    robopref policy dataset=more.hdf5 init_from=outputs/.../checkpoints/last.ckpt   # fine-tune an earlier policy
+    robopref policy dataset=more.hdf5 init_from=outputs/.../checkpoints/last.ckpt   # fine-tune an earlier policy (its config)
 
 Rollouts run in the env given by ``env=...`` or, by default, the env the dataset was
 collected in (``env_args.robopref_env``, written by ``robopref collect``). Outputs in the
@@ -81,6 +81,13 @@ def find_resume_dir(current: Path, resume_from: str | None) -> Path:
     return max(runs, key=lambda p: p.stat().st_mtime).parent.parent
 
 
+def task_overrides() -> list[str] | None:
+    """The command line's config overrides (``key=value``); None outside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else None
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Train (or resume) the configured policy; print and save the summary."""
     from robopref.policies.train import TrainConfig, train_policy
@@ -92,6 +99,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     train_keys = {f.name for f in fields(TrainConfig)}
     train_cfg = TrainConfig(**{k: cfg[k] for k in train_keys if k in cfg})
     policy_cfg = DiffusionPolicyConfig.from_dict(cfg.policy)
+    overrides = task_overrides()
+    if cfg.init_from and not cfg.resume and overrides is not None:
+        from robopref.policies.warm_start import inherited_config
+
+        policy_cfg = inherited_config(cfg.init_from, policy_cfg, overrides)
     env_cfg = OmegaConf.to_container(cfg.env, resolve=True) if cfg.env is not None else None
     summary = train_policy(policy_cfg, train_cfg, cfg.dataset, work, filter_key=cfg.filter_key, env_cfg=env_cfg, device=cfg.device,
                            resume=cfg.resume, init_from=cfg.init_from)
