@@ -255,7 +255,7 @@ def write_lerobot(episodes: Iterable[Episode], out_dir: str | os.PathLike, fps: 
             "total_tasks": len(tasks), "chunks_size": 1000, "data_files_size_in_mb": 100, "video_files_size_in_mb": 500, "fps": fps,
             "splits": {"train": f"0:{len(rows)}"}, "data_path": DATA_PATH, "video_path": VIDEO_PATH if cameras else None, "features": features}
     (meta / "info.json").write_text(json.dumps(info, indent=4))
-    _publish(work, out)
+    publish_folder(work, out)
     return {"episodes": len(rows), "frames": frames, "fps": fps, "tasks": list(tasks), "features": sorted(features),
             "cameras": [feature_name(k) for k in cameras]}
 
@@ -274,7 +274,7 @@ def _check_alike(ep: Episode, first: Episode, index: int) -> None:
                          "a LeRobot dataset has one set of features")
 
 
-def _publish(work: Path, out: Path) -> None:
+def publish_folder(work: Path, out: Path) -> None:
     """Move the finished ``work`` folder to ``out``; an existing ``out`` (overwrite) is removed only after."""
     old = None
     if out.exists():

@@ -1,7 +1,9 @@
-"""``robopref export``: write a robopref dataset as a LeRobot dataset (codebase v3.0).
+"""``robopref export``: write a robopref dataset as a LeRobot dataset (codebase v3.0), or a
+robopref policy as a LeRobot diffusion policy.
 
     robopref export dataset=demos.hdf5 output=~/lerobot/push_avoid_best fps=10
     robopref export dataset=relabelled.hdf5 output=... filter_key=better cameras=[top] obs_keys=[state]
+    robopref export policy=aligned.ckpt output=~/lerobot/policies/pick_aligned   # LeRobot's from_pretrained loads it
 
 For training a LeRobot policy on what robopref produced: the demos a learned reward ranks
 highest (a mask or a list of demos), a ``relabeled_<name>.hdf5`` that ``robopref reward
@@ -9,7 +11,8 @@ highest (a mask or a list of demos), a ``relabeled_<name>.hdf5`` that ``robopref
 the label page. ``robopref.data.lerobot_export`` has the layout and the mapping; ``robopref convert``
 reads the result back. The control rate ``fps`` comes from the dataset when it recorded
 one (``robopref collect`` in an env that declares its rate, a LeRobot import, a robot
-session), else from ``fps=``.
+session), else from ``fps=``. ``policy=`` writes a policy checkpoint's EMA weights in LeRobot's
+layout instead (``robopref.policies.lerobot_export`` has the mapping and what it takes).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ FORMATS = ("lerobot",)
 class ExportConfig(StageConfig):
     """Config of ``robopref export`` (see conf/export.yaml for the defaults)."""
 
-    dataset: str = MISSING  # the robopref (robomimic HDF5) dataset to export
+    dataset: Optional[str] = None  # the robopref (robomimic HDF5) dataset to export
+    policy: Optional[str] = None  # or a robopref policy checkpoint, written as a LeRobot diffusion policy folder
     output: str = MISSING  # the LeRobot dataset folder to create (relative to the working directory, not the run directory)
     format: str = "lerobot"
     overwrite: bool = False  # replace an existing output folder (default: refuse)
@@ -89,8 +93,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     if cfg.format not in FORMATS:
         raise ValueError(f"format={cfg.format!r}: expected one of {FORMATS}")
+    if (cfg.dataset is None) == (cfg.policy is None):
+        raise ValueError(f"dataset={cfg.dataset}, policy={cfg.policy}: give one of them (dataset= a robopref dataset to write as a "
+                         "LeRobot dataset, policy= a policy checkpoint to write as a LeRobot policy)")
     out_dir = run_dir()
     output = Path(cfg.output).expanduser()
+    if cfg.policy is not None:
+        return export_policy(cfg, output, out_dir)
     with Dataset(cfg.dataset, filter_key=cfg.filter_key) as ds:
         ds.require_episodes("to export")
         demos, keys = _select(ds, cfg)
@@ -108,4 +117,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
     print(json.dumps({k: v for k, v in summary.items() if k not in ("demos", "output", "dataset")}, indent=2))
     print(f"LeRobot dataset: {output}")
+    return summary
+
+
+def export_policy(cfg: DictConfig, output: Path, out_dir: Path) -> dict[str, Any]:
+    """Write ``cfg.policy`` (its EMA weights) as a LeRobot diffusion policy folder at ``output``."""
+    from robopref.policies.checkpoint import build_model, read_checkpoint
+    from robopref.policies.lerobot_export import export_lerobot_policy
+
+    dataset_only = [k for k in ("fps", "filter_key", "episodes", "obs_keys", "cameras", "task", "robot_type") if cfg.get(k) is not None]
+    if dataset_only:
+        raise ValueError(f"{', '.join(f'{k}=' for k in dataset_only)}: dataset settings; policy= exports a policy")
+    summary = export_lerobot_policy(build_model(read_checkpoint(cfg.policy)), output, overwrite=cfg.overwrite)
+    summary = {"policy": str(Path(cfg.policy).resolve()), **summary,
+               "load": f"DiffusionPolicy.from_pretrained('{output}') and make_pre_post_processors(policy.config, pretrained_path='{output}')"}
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "output"}, indent=2))
+    print(f"LeRobot policy: {output}")
     return summary

@@ -44,7 +44,7 @@ def test_convert_then_label_for_people(tmp_path):
     ("cameras=[wrist]", "cameras=['wrist']: 'wrist' is not a camera of the source (cameras: ['observation.images.top'])"),
     ("episodes=[0,5]", "episodes: [5] not in the source (it has episodes 0–1, 2 in all)"),
     ("image_size=4", "image_size=4: expected >= 8 pixels"),
-    ("format=hdf5", "format='hdf5': expected one of ('lerobot', 'zarr', 'dp_checkpoint')"),
+    ("format=hdf5", "format='hdf5': expected one of ('lerobot', 'zarr', 'dp_checkpoint', 'lerobot_policy')"),
     ("fps=0", "fps=0.0: expected > 0 steps per second"),
 ])
 def test_bad_settings_are_named_before_writing(tmp_path, override, message):
