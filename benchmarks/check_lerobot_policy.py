@@ -22,6 +22,15 @@ robopref runs in its own environment (``--robopref-python``, by default the repo
 Exits 1 when a difference exceeds ``--tolerance``.
 
     /path/to/lerobot-venv/bin/python benchmarks/check_lerobot_policy.py
+    /path/to/lerobot-venv/bin/python benchmarks/check_lerobot_policy.py --speed   # chunk times instead
+
+``--speed`` times one action chunk (batch 1, after warm-up, median of ``--reps``) of a policy
+shaped like ``lerobot/diffusion_pusht`` (LeRobot's default sizes: down_dims 512/1024/2048,
+32 keypoints, one 96 × 96 camera cropped to 84, a 2-D state and action): LeRobot's
+``generate_actions`` with its default 100 DDPM steps and with 16 DDIM steps, and robopref's
+``predict_action`` of the converted policy with 16 DDIM steps, each in its own process with
+``--threads`` torch threads; with 16 DDIM steps also 8 chunks side by side (batched
+evaluation: ``robopref eval batch=``, ``lerobot-eval`` with vectorised envs).
 """
 
 from __future__ import annotations
@@ -255,6 +264,94 @@ def deployment_steps(folder: Path, ref: dict) -> dict:
     return {"actions": list(stacked.shape), "finite": bool(torch.isfinite(stacked).all())}
 
 
+def median_ms(fn, reps: int) -> float:
+    import statistics
+    import time
+
+    fn()  # warm-up (and any one-off tracing)
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - t))
+    return round(statistics.median(times), 1)
+
+
+def pusht_sized(folder: Path) -> None:
+    """Save a random LeRobot diffusion policy with ``lerobot/diffusion_pusht``'s sizes (LeRobot's defaults)."""
+    import torch
+    from lerobot.configs.types import FeatureType, PolicyFeature
+    from lerobot.policies.diffusion.configuration_diffusion import DiffusionConfig
+    from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
+    from lerobot.policies.diffusion.processor_diffusion import make_diffusion_pre_post_processors
+
+    torch.manual_seed(0)
+    cfg = DiffusionConfig(input_features={"observation.image": PolicyFeature(type=FeatureType.VISUAL, shape=(3, IMAGE, IMAGE)),
+                                          "observation.state": PolicyFeature(type=FeatureType.STATE, shape=(2,))},
+                          output_features={"action": PolicyFeature(type=FeatureType.ACTION, shape=(2,))}, crop_shape=(84, 84), device="cpu")
+    stats = {"observation.image": {"mean": torch.full((3, 1, 1), 0.5), "std": torch.full((3, 1, 1), 0.25)},
+             "observation.state": {"min": torch.zeros(2), "max": torch.full((2,), 512.0)}, "action": {"min": torch.zeros(2), "max": torch.full((2,), 512.0)}}
+    pre, post = make_diffusion_pre_post_processors(cfg, dataset_stats=stats)
+    for part in (DiffusionPolicy(cfg), pre, post):
+        part.save_pretrained(folder)
+
+
+def lerobot_speed(folder: Path, reps: int) -> list[dict]:
+    """LeRobot's chunk times for the saved policy: 100 DDPM steps (its default) and 16 DDIM steps."""
+    import torch
+    from diffusers.schedulers.scheduling_ddim import DDIMScheduler
+    from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
+
+    policy = DiffusionPolicy.from_pretrained(folder).eval()
+    model = policy.diffusion
+    params = sum(p.numel() for p in policy.parameters())
+    out = []
+    for sampler, steps, size in (("DDPM", 100, 1), ("DDIM", 16, 1), ("DDIM", 16, 8)):
+        if sampler == "DDIM":
+            model.noise_scheduler = DDIMScheduler(**{k: v for k, v in model.noise_scheduler.config.items() if not k.startswith("_")
+                                                     and k in DDIMScheduler.__init__.__code__.co_varnames})
+        model.num_inference_steps = steps
+        batch = {"observation.state": torch.randn(size, 2, 2), "observation.images": torch.rand(size, 2, 1, 3, IMAGE, IMAGE)}
+        with torch.no_grad():
+            ms = median_ms(lambda: model.generate_actions(batch), reps)
+        out.append({"check": "speed", "library": "lerobot", "sampler": sampler, "steps": steps, "batch": size, "call_ms": ms,
+                    "chunk_ms": round(ms / size, 1), "parameters": params})
+    return out
+
+
+def robopref_speed(checkpoint: Path, reps: int) -> list[dict]:
+    """(In robopref's environment) the converted policy's chunk times with 16 DDIM steps, one chunk and 8 side by side."""
+    import torch
+
+    from robopref.policies.checkpoint import load_policy
+
+    model = load_policy(checkpoint, device="cpu").model
+    out = []
+    for size in (1, 8):
+        obs = {"camera_image": torch.randint(0, 256, (size, 2, IMAGE, IMAGE, 3), dtype=torch.uint8), "state": torch.rand(size, 2, 2) * 512}
+        ms = median_ms(lambda: model.predict_action(obs, num_inference_steps=16), reps)
+        out.append({"check": "speed", "library": "robopref", "sampler": "DDIM", "steps": 16, "batch": size, "call_ms": ms,
+                    "chunk_ms": round(ms / size, 1), "parameters": sum(p.numel() for p in model.parameters())})
+    return out
+
+
+def speed(tmp: Path, robopref_python: str, reps: int, threads: int) -> list[dict]:
+    import torch
+
+    torch.set_num_threads(threads)
+    folder = tmp / "pusht_sized"
+    pusht_sized(folder)
+    results = lerobot_speed(folder, reps)
+    run = robopref(robopref_python, "-m", "robopref.cli", "convert", "format=lerobot_policy", f"source={folder}", f"output={tmp / 'pusht.ckpt'}",
+                   f"hydra.run.dir={tmp / 'convert_pusht'}")
+    if run.returncode:
+        return results + [{"check": "speed", "library": "robopref", "ok": False, "error": run.stderr[-2000:]}]
+    timed = robopref(robopref_python, __file__, "--time", str(tmp / "pusht.ckpt"), "--reps", str(reps), "--threads", str(threads))
+    if timed.returncode:
+        return results + [{"check": "speed", "library": "robopref", "ok": False, "error": timed.stderr[-2000:]}]
+    return results + [json.loads(line) for line in timed.stdout.strip().splitlines() if line.startswith("{")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--robopref-python", default=str(ROOT / ".venv" / "bin" / "python"), help="a Python where robopref runs")
@@ -262,7 +359,25 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=1e-4, help="largest absolute difference accepted (float32 rounding is ~1e-5)")
     parser.add_argument("--compare", nargs=2, metavar=("FOLDER", "CHECKPOINT"), help=argparse.SUPPRESS)  # the robopref side
     parser.add_argument("--make-native", metavar="FOLDER", help=argparse.SUPPRESS)  # the robopref side
+    parser.add_argument("--speed", action="store_true", help="time a pusht-sized policy's chunk in both libraries instead")
+    parser.add_argument("--reps", type=int, default=10, help="--speed: timed chunks per setting")
+    parser.add_argument("--threads", type=int, default=2, help="--speed: torch threads on each side")
+    parser.add_argument("--time", metavar="CHECKPOINT", help=argparse.SUPPRESS)  # the robopref side of --speed
     args = parser.parse_args()
+    if args.time:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        for res in robopref_speed(Path(args.time), args.reps):
+            print(json.dumps(res))
+        return
+    if args.speed:
+        import lerobot
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for res in speed(Path(tmp), args.robopref_python, args.reps, args.threads):
+                print(json.dumps({"lerobot": lerobot.__version__, "threads": args.threads, **res}), flush=True)
+        return
     if args.compare:
         print(json.dumps(robopref_outputs(Path(args.compare[0]), Path(args.compare[1]))))
         return
