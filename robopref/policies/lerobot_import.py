@@ -1,7 +1,7 @@
 """Import a diffusion policy trained with LeRobot (``lerobot-train --policy.type=diffusion``).
 
 A LeRobot policy is a folder (``outputs/train/<run>/checkpoints/last/pretrained_model``, or a
-Hub snapshot such as ``lerobot/diffusion_pusht``) with ``config.json`` (the
+Hub snapshot such as ``lerobot/diffusion_pusht``, found in the Hugging Face cache by its id) with ``config.json`` (the
 ``DiffusionConfig``), ``model.safetensors`` (the weights) and, from LeRobot 0.4 on, the
 pre/post-processors whose normaliser steps hold the dataset statistics
 (``policy_preprocessor.json`` + ``policy_preprocessor_step_<i>_normalizer_processor.safetensors``);
@@ -47,15 +47,44 @@ RESNET_CHILDREN = {"0": "conv1", "1": "bn1", "4": "layer1", "5": "layer2", "6": 
 LEROBOT_EPS = 1e-8  # LeRobot's normaliser's epsilon
 
 
+def hub_cache() -> Path:
+    """Where Hugging Face keeps downloaded repositories (``HF_HUB_CACHE``, else ``HF_HOME``/hub, else ~/.cache/huggingface/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    return Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub"
+
+
+def hub_snapshot(repo_id: str) -> Path | None:
+    """The downloaded snapshot of Hub model ``repo_id`` (``org/name`` or ``org/name@revision``), or None.
+
+    robopref never downloads: ``huggingface-cli download lerobot/diffusion_pusht`` (or LeRobot's
+    own loading) puts the files in the cache, and ``source=lerobot/diffusion_pusht`` finds them.
+    """
+    name, _, revision = repo_id.partition("@")
+    if name.count("/") != 1 or not all(name.split("/")):
+        return None
+    repo = hub_cache() / f"models--{name.replace('/', '--')}"
+    ref = repo / "refs" / (revision or "main")
+    commit = ref.read_text().strip() if ref.is_file() else revision
+    snapshot = repo / "snapshots" / commit if commit else None
+    return snapshot if snapshot is not None and snapshot.is_dir() else None
+
+
 def policy_folder(path: str | os.PathLike) -> Path:
     """The folder holding ``config.json`` and ``model.safetensors``: ``path`` itself, or its ``pretrained_model``
-    (a training checkpoint folder such as ``checkpoints/last``)."""
+    (a training checkpoint folder such as ``checkpoints/last``), or the Hugging Face cache's snapshot of a
+    Hub id such as ``lerobot/diffusion_pusht`` when no such path exists."""
     root = Path(path).expanduser()
+    looks_like_hub_id = str(path).count("/") == 1 and not str(path).startswith((".", "/", "~"))
+    if not root.exists() and looks_like_hub_id:
+        root = hub_snapshot(str(path)) or root
     for folder in (root, root / "pretrained_model"):
         if (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file():
             return folder
     if not root.exists():
-        raise FileNotFoundError(f"source={root}: no such LeRobot policy folder")
+        hint = (f"; as a Hub id, it is not in the Hugging Face cache {hub_cache()} (download it first: huggingface-cli download "
+                f"{str(path).partition('@')[0]})") if looks_like_hub_id else ""
+        raise FileNotFoundError(f"source={root}: no such LeRobot policy folder{hint}")
     raise ValueError(f"source={root}: not a LeRobot policy folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} in it or in its pretrained_model/)")
 
 

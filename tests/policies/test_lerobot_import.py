@@ -176,3 +176,15 @@ def test_info_shows_a_lerobot_policy_and_the_convert_command(tmp_path):
     assert info["import"] == f"robopref convert format=lerobot_policy source={tmp_path / 'p'} output=<name>.ckpt"
     info = describe(write_lerobot_policy(tmp_path / "q", source_policy(), resize_shape=[48, 48]))
     assert info["import"].startswith("not importable: config.json resize_shape=[48, 48]")
+
+
+def test_a_hub_id_is_found_in_the_hugging_face_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--lerobot--diffusion_pusht"
+    write_lerobot_policy(repo / "snapshots" / "abc123", source_policy())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    assert read_lerobot_policy("lerobot/diffusion_pusht").folder == repo / "snapshots" / "abc123"
+    assert read_lerobot_policy("lerobot/diffusion_pusht@abc123").folder == repo / "snapshots" / "abc123"
+    with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache .*huggingface-cli download lerobot/diffusion_other"):
+        read_lerobot_policy("lerobot/diffusion_other")
