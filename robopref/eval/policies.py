@@ -125,9 +125,14 @@ def check_env_fits(checkpoint: str, shapes: PolicyShapes, env: gym.Env) -> None:
     differ = [k for k in want if want[k] != have[k]]
     if missing or differ:
         found = ", ".join(f"{k} {have[k]}" for k in differ) + (f"; it lacks observation key(s) {missing}" if missing else "")
+        size_hint = ""
+        if differ and all(k.endswith(" shape") for k in differ):  # only the cameras' frame size differs: say which size
+            sizes = {want[k][:2] for k in differ}
+            if len(sizes) == 1 and len(set(next(iter(sizes)))) == 1:
+                size_hint = f"; for the camera size alone, env.image_size={next(iter(sizes))[0]}"
         raise ValueError(f"policy={checkpoint}: it was trained for {', '.join(f'{k} {want[k]}' for k in differ) or 'other observations'}, "
                          f"but this env has {found} (pass the env the training data was collected in, with that run's overrides, "
-                         f"e.g. env=... ++env.embodiment=... ++env.num_blocks=...{training_env_hint(checkpoint)})")
+                         f"e.g. env=... ++env.embodiment=... ++env.num_blocks=...{training_env_hint(checkpoint)}{size_hint})")
 
 
 def training_env_hint(checkpoint: str) -> str:

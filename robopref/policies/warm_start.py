@@ -47,8 +47,13 @@ def warm_start_model(path: str | os.PathLike, cfg: DiffusionPolicyConfig, shapes
                          "fine-tuning keeps the checkpoint's architecture, so set these keys as it has them")
     old_shapes = PolicyShapes.from_dict(ckpt["shapes"])
     if old_shapes != shapes:
+        frames = {tuple(v[:2]) for v in old_shapes.images.values()}
+        only_frames = (old_shapes.action_dim, old_shapes.low_dim, set(old_shapes.images)) == (shapes.action_dim, shapes.low_dim, set(shapes.images))
+        hint = (f"; only the frame size differs: write the dataset at {next(iter(frames))[0]} x {next(iter(frames))[1]} (robopref convert "
+                f"... image_size=null or image_size={next(iter(frames))[0]}, robopref collect ... env.image_size={next(iter(frames))[0]})"
+                if only_frames and len(frames) == 1 else "")
         raise ValueError(f"init_from={os.fspath(path)!r}: the checkpoint was trained on shapes {old_shapes.to_dict()}, "
-                         f"this dataset has {shapes.to_dict()} (other observation keys or action size)")
+                         f"this dataset has {shapes.to_dict()} (other observation keys or action size){hint}")
     model = DiffusionPolicy(cfg, shapes)  # the run's sampling and EMA settings, the checkpoint's weights
     model.load_state_dict(build_model(ckpt, weights="ema").state_dict())
     model.train()

@@ -160,3 +160,8 @@ def test_a_checkpoint_in_an_env_of_other_shapes_is_refused_with_both_named():
         check_env_fits("best.ckpt", shapes, env(14, 2))
     with pytest.raises(ValueError, match=r"it lacks observation key\(s\) \['robot'\]"):
         check_env_fits("best.ckpt", PolicyShapes(action_dim=3, low_dim={"state": 8, "robot": 4}, images={}), env(8, 3))
+    camera = SimpleNamespace(observation_space=gym.spaces.Dict({"top_image": gym.spaces.Box(0, 255, (64, 64, 3), dtype="uint8")}),
+                             action_space=gym.spaces.Box(-1, 1, (3,)))
+    with pytest.raises(ValueError, match=r"obs top_image shape \(96, 96, 3\), but this env has obs top_image shape \(64, 64, 3\) "
+                                         r".*; for the camera size alone, env.image_size=96\)"):
+        check_env_fits("imported.ckpt", PolicyShapes(action_dim=3, low_dim={}, images={"top_image": (96, 96, 3)}), camera)

@@ -110,6 +110,12 @@ def test_an_imported_policy_runs_in_eval_and_fine_tunes_without_restating_its_ar
     tuned = read_checkpoint(tmp_path / "ft" / "checkpoints" / "last.ckpt")["policy_config"]
     assert tuned["image_pool"] == "spatial_softmax" and tuned["image_stats"]["top_image"]["std"] == pytest.approx([0.25] * 3)
     assert tuned["num_inference_steps"] == 4 and tuned["down_dims"] == [16, 32]
+    # a dataset with other frame sizes is refused, saying which size to write it at
+    from tests.policies.conftest import write_line_dataset
+
+    big = write_line_dataset(tmp_path / "line24.hdf5", episodes=2, image_size=24)
+    res = robopref("policy", f"dataset={big}", "init_from=conv/imported.ckpt", "epochs=1", "eval_every=0", "hydra.run.dir=ft3", cwd=tmp_path)
+    assert res.returncode != 0 and "only the frame size differs: write the dataset at 16 x 16" in res.stderr
     # an explicitly chosen policy group must match the checkpoint key for key, as before
     res = robopref("policy", f"dataset={line_dataset}", "init_from=conv/imported.ckpt", "policy=diffusion_image", "epochs=1", "eval_every=0",
                    "max_train_steps=2", "hydra.run.dir=ft2", cwd=tmp_path)
