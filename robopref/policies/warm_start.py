@@ -54,9 +54,8 @@ def warm_start_model(path: str | os.PathLike, cfg: DiffusionPolicyConfig, shapes
                 if only_frames and len(frames) == 1 else "")
         raise ValueError(f"init_from={os.fspath(path)!r}: the checkpoint was trained on shapes {old_shapes.to_dict()}, "
                          f"this dataset has {shapes.to_dict()} (other observation keys or action size){hint}")
-    model = DiffusionPolicy(cfg, shapes)  # the run's sampling and EMA settings, the checkpoint's weights
-    model.load_state_dict(build_model(ckpt, weights="ema").state_dict())
-    model.train()
+    model = build_model(ckpt, weights="ema").train()  # built once, as before: a second build would draw other random numbers
+    model.cfg = cfg  # the run's FREE_KEYS (sampling steps, EMA); every other key equals the checkpoint's, checked above
     _warn_outside_range(model, arrays, path)
     log.info("starting from the EMA weights and normaliser of %s", os.fspath(path))
     return model
