@@ -26,40 +26,46 @@ MAX_HEADER = 100_000_000  # the format's own limit
 
 
 def read_safetensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Every tensor of the file at ``path`` (CPU, own memory); a clear error names the file when it is not one."""
+    """Every tensor of the file at ``path`` (CPU, own memory); a clear error names the file when it is not one.
+
+    Tensors are read one at a time, so memory holds the result and one tensor's bytes, not a
+    second copy of the whole file (a LeRobot policy's weights are about 1 GB).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such safetensors file")
+    size = os.path.getsize(path)
     with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < 8:
-        raise ValueError(f"{path}: not a safetensors file ({len(blob)} bytes, shorter than its 8-byte header length)")
-    (n,) = struct.unpack("<Q", blob[:8])
-    if n > min(MAX_HEADER, len(blob) - 8):
-        raise ValueError(f"{path}: not a safetensors file (header length {n} does not fit the file's {len(blob)} bytes)")
-    try:
-        header = json.loads(blob[8 : 8 + n])
-    except ValueError as e:
-        raise ValueError(f"{path}: not a safetensors file (its header is not JSON: {e})") from e
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: not a safetensors file (its header is not a JSON object)")
-    data = memoryview(blob)[8 + n :]
-    out: dict[str, torch.Tensor] = {}
-    for name, spec in header.items():
-        if name == "__metadata__":
-            continue
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{path}: not a safetensors file ({len(head)} bytes, shorter than its 8-byte header length)")
+        (n,) = struct.unpack("<Q", head)
+        if n > min(MAX_HEADER, size - 8):
+            raise ValueError(f"{path}: not a safetensors file (header length {n} does not fit the file's {size} bytes)")
         try:
-            dtype, shape, (begin, end) = DTYPES[spec["dtype"]], [int(s) for s in spec["shape"]], spec["data_offsets"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path}: tensor {name!r} has an unreadable entry {spec!r} (dtype one of {sorted(DTYPES)}, shape, data_offsets)") from e
-        count = 1
-        for s in shape:
-            count *= s
-        if not 0 <= begin <= end <= len(data) or end - begin != count * torch.empty((), dtype=dtype).element_size():
-            raise ValueError(f"{path}: tensor {name!r} ({spec['dtype']} {shape}) has data_offsets {[begin, end]} that do not "
-                             f"match its size or the file's {len(data)} data bytes (a truncated file?)")
-        raw = bytearray(data[begin:end])  # a private copy: the tensor owns its memory
-        out[name] = (torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)).reshape(shape)
+            header = json.loads(f.read(n))
+        except ValueError as e:
+            raise ValueError(f"{path}: not a safetensors file (its header is not JSON: {e})") from e
+        if not isinstance(header, dict):
+            raise ValueError(f"{path}: not a safetensors file (its header is not a JSON object)")
+        data_bytes = size - 8 - n
+        out: dict[str, torch.Tensor] = {}
+        for name, spec in header.items():
+            if name == "__metadata__":
+                continue
+            try:
+                dtype, shape, (begin, end) = DTYPES[spec["dtype"]], [int(s) for s in spec["shape"]], spec["data_offsets"]
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{path}: tensor {name!r} has an unreadable entry {spec!r} (dtype one of {sorted(DTYPES)}, shape, data_offsets)") from e
+            count = 1
+            for s in shape:
+                count *= s
+            if not 0 <= begin <= end <= data_bytes or end - begin != count * torch.empty((), dtype=dtype).element_size():
+                raise ValueError(f"{path}: tensor {name!r} ({spec['dtype']} {shape}) has data_offsets {[begin, end]} that do not "
+                                 f"match its size or the file's {data_bytes} data bytes (a truncated file?)")
+            f.seek(8 + n + begin)
+            raw = bytearray(f.read(end - begin))  # the tensor owns this memory
+            out[name] = (torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)).reshape(shape)
     return out
 
 
