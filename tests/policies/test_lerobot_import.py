@@ -17,6 +17,7 @@ from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
 from robopref.policies.lerobot_import import import_lerobot_policy, read_lerobot_policy
 from robopref.utils.safetensors import write_safetensors
+from tests.policies.conftest import write_line_dataset
 from tests.policies.lerobot_policy import ACTION_STATS, CAMERA_STATS, STATE_STATS, source_policy, write_lerobot_policy
 from tests.test_cli import LINE, robopref
 
@@ -45,13 +46,9 @@ def test_the_imported_policy_samples_what_the_original_network_samples(tmp_path,
     torch.testing.assert_close(imported.predict_action(obs, noise=noise), expected, atol=1e-4, rtol=1e-4)
 
 
-def test_normalisation_is_lerobots():
+def test_normalisation_is_lerobots(tmp_path):
     """MIN_MAX state and action: 2 (x - min) / (max - min) - 1; MEAN_STD cameras: (x - mean) / std per channel."""
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        model, info = import_lerobot_policy(read_lerobot_policy(write_lerobot_policy(Path(tmp) / "p", source_policy())), where="p")
+    model, info = import_lerobot_policy(read_lerobot_policy(write_lerobot_policy(tmp_path / "p", source_policy())), where="p")
     x = torch.tensor([[0.5, 2.0], [-2.0, -1.0]])
     torch.testing.assert_close(model.normalizer.normalize("state", x), 2 * (x - STATE_STATS["min"]) / (STATE_STATS["max"] - STATE_STATS["min"]) - 1)
     a = torch.tensor([[0.0, 0.0], [1.0, -1.0]])
@@ -111,8 +108,6 @@ def test_an_imported_policy_runs_in_eval_and_fine_tunes_without_restating_its_ar
     assert tuned["image_pool"] == "spatial_softmax" and tuned["image_stats"]["top_image"]["std"] == pytest.approx([0.25] * 3)
     assert tuned["num_inference_steps"] == 4 and tuned["down_dims"] == [16, 32]
     # a dataset with other frame sizes is refused, saying which size to write it at
-    from tests.policies.conftest import write_line_dataset
-
     big = write_line_dataset(tmp_path / "line24.hdf5", episodes=2, image_size=24)
     res = robopref("policy", f"dataset={big}", "init_from=conv/imported.ckpt", "epochs=1", "eval_every=0", "hydra.run.dir=ft3", cwd=tmp_path)
     assert res.returncode != 0 and "only the frame size differs: write the dataset at 16 x 16" in res.stderr
