@@ -6,7 +6,9 @@ Prints one JSON object per line:
   and best of ``--reps`` calls) and chunks/s at batch 64, for the low-dim policy (20-D state,
   7-D actions) and the image policy (one 84×84 camera, ResNet-18 with GroupNorm), default
   configs (conf_stage/policy/policy/*.yaml); ``--variants image_state`` times the camera-as-state-
-  estimator preset (keypoint CNN, push2d's shapes, ``--image-size 64`` for push2d's camera); ``--reference`` adds the batch-1 time of
+  estimator preset (keypoint CNN, push2d's shapes, ``--image-size 64`` for push2d's camera); ``--variants lerobot_pusht``
+  LeRobot's default sizes as imported (263 M parameters; chunks/s at batch 8); ``--inference-dtype float32 bfloat16``
+  times each policy both ways; ``--reference`` adds the batch-1 time of
   ``predict_action_reference`` (the module forward and diffusers' DDIM step);
 - ``train``: samples/s of the training step (forward, backward, AdamW, EMA) at batch 64;
 - ``batches``: ms per training batch of 64 low-dim windows, gathered whole
@@ -28,6 +30,7 @@ which is what it would take on an idle core (wall time on a busy machine is much
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -55,9 +58,20 @@ def _conf(variant: str) -> DiffusionPolicyConfig:
     return DiffusionPolicyConfig.from_dict(OmegaConf.load(ROOT / "conf_stage" / "policy" / "policy" / f"diffusion_{variant}.yaml"))
 
 
-def _model(variant: str, device: torch.device, image_size: int) -> tuple[DiffusionPolicy, PolicyShapes]:
-    cfg = _conf(variant)
-    if variant == "lowdim":
+def _lerobot_pusht() -> DiffusionPolicyConfig:
+    """LeRobot's diffusion policy at its default sizes (``lerobot/diffusion_pusht``: 263 M parameters), as
+    ``convert format=lerobot_policy`` imports it: ResNet-18 with a 32-keypoint spatial softmax, 84 of 96 pixels cropped."""
+    return DiffusionPolicyConfig(name="diffusion_image", down_dims=[512, 1024, 2048], num_inference_steps=16, image_encoder="resnet18",
+                                 image_feature_dim=64, image_pool="spatial_softmax", image_keypoints=32, crop_ratio=0.875)
+
+
+def _model(variant: str, device: torch.device, image_size: int, inference_dtype: str = "float32") -> tuple[DiffusionPolicy, PolicyShapes]:
+    cfg = _lerobot_pusht() if variant == "lerobot_pusht" else _conf(variant)
+    cfg = dataclasses.replace(cfg, inference_dtype=inference_dtype)
+    if variant == "lerobot_pusht":  # one 96 x 96 camera and a 2-D state, 2-D actions, whatever --image-size says
+        shapes = PolicyShapes(action_dim=2, low_dim={"state": 2}, images={"camera_image": (96, 96, 3)})
+        cfg.low_dim_keys, cfg.image_keys = ["state"], ["camera_image"]
+    elif variant == "lowdim":
         shapes = PolicyShapes(action_dim=7, low_dim={"state": 20}, images={})
         cfg.low_dim_keys, cfg.image_keys = ["state"], []
     elif variant == "image_state":  # push2d's shapes: the camera estimates the 16-D state, the robot's 4-D pose is given
@@ -98,9 +112,10 @@ def _time_batch1(predict, obs, reps: int, device: torch.device) -> tuple[list[fl
     return times, cpu
 
 
-def bench_inference(variant: str, device: torch.device, reps: int, image_size: int, reference: bool = False) -> dict:
-    """Latency of one chunk at batch 1 and chunks/s at batch 64; ``reference`` adds the reference path's batch-1 numbers."""
-    model, shapes = _model(variant, device, image_size)
+def bench_inference(variant: str, device: torch.device, reps: int, image_size: int, reference: bool = False,
+                    inference_dtype: str = "float32", big: int = 64) -> dict:
+    """Latency of one chunk at batch 1 and chunks/s at batch ``big``; ``reference`` adds the reference path's batch-1 numbers."""
+    model, shapes = _model(variant, device, image_size, inference_dtype)
     model.eval()
     gen = torch.Generator(device=device).manual_seed(0)
     one_thread_cpu = torch.get_num_threads() == 1 and device.type == "cpu"
@@ -109,10 +124,10 @@ def bench_inference(variant: str, device: torch.device, reps: int, image_size: i
         obs1 = _obs(shapes, 1, model.cfg.n_obs_steps, device)
         times, cpu = _time_batch1(lambda o: model.predict_action(o, generator=gen), obs1, reps, device)
         ref = _time_batch1(lambda o: model.predict_action_reference(o, generator=gen), obs1, reps, device) if reference else None
-        obs64 = _obs(shapes, 64, model.cfg.n_obs_steps, device)
+        obs64 = _obs(shapes, big, model.cfg.n_obs_steps, device)
         for _ in range(2):  # warm-up and trace
             model.predict_action(obs64, generator=gen)
-        big = []
+        size, big = big, []
         for _ in range(max(2, reps // 10)):
             _sync(device)
             t = time.perf_counter()
@@ -126,7 +141,7 @@ def bench_inference(variant: str, device: torch.device, reps: int, image_size: i
         "batch1_median_ms": round(1e3 * statistics.median(times), 2), "batch1_best_ms": round(1e3 * min(times), 2),
         # CPU time of the calling thread: with one torch thread, what the call costs an idle core
         "batch1_cpu_ms": round(1e3 * statistics.median(cpu), 2) if one_thread_cpu else None,
-        "batch64_chunks_per_s": round(64 / statistics.median(big), 1),
+        f"batch{size}_chunks_per_s": round(size / statistics.median(big), 1), "inference_dtype": model.cfg.inference_dtype,
         "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2), "load_avg_1min_before": load_before, "load_avg_1min": _load(),
     }
     if ref is not None:  # module forward + diffusers DDIMScheduler.step, as before the fast path
@@ -252,9 +267,12 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--train-steps", type=int, default=5)
     ap.add_argument("--image-size", type=int, default=84)
-    ap.add_argument("--variants", nargs="+", default=["lowdim", "image"], choices=["lowdim", "image", "image_state"],
+    ap.add_argument("--variants", nargs="+", default=["lowdim", "image"], choices=["lowdim", "image", "image_state", "lerobot_pusht"],
                     help="presets for the inference lines (image_state: a keypoint camera estimating a 16-D state; training "
-                         "reads its precomputed estimates, so it has no train line)")
+                         "reads its precomputed estimates, so it has no train line; lerobot_pusht: LeRobot's default sizes, "
+                         "an imported lerobot/diffusion_pusht, timed at batch 1 and 8)")
+    ap.add_argument("--inference-dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                    help="the policies' inference_dtype; each given one gets its own inference lines")
     ap.add_argument("--reference", action="store_true", help="also time predict_action_reference (module forward + diffusers DDIM step)")
     ap.add_argument("--memory-frames", default="20000,100000", help="dataset sizes (frames of 84x84x3) for the memory run")
     ap.add_argument("--memory-steps", type=int, default=30)
@@ -267,9 +285,11 @@ def main() -> None:
     if "inference" in selected:
         for variant in args.variants:
             reps = args.reps if variant == "lowdim" else max(5, args.reps // 3)
-            print(json.dumps(bench_inference(variant, device, reps, args.image_size, args.reference)), flush=True)
+            for dtype in args.inference_dtype:
+                big = 8 if variant == "lerobot_pusht" else 64
+                print(json.dumps(bench_inference(variant, device, reps, args.image_size, args.reference, dtype, big)), flush=True)
     if "train" in selected:
-        for variant in [v for v in args.variants if v != "image_state"]:
+        for variant in [v for v in args.variants if v not in ("image_state", "lerobot_pusht")]:
             print(json.dumps(bench_train(variant, device, args.train_steps, args.image_size)), flush=True)
     if "batches" in selected:
         with tempfile.TemporaryDirectory() as d:

@@ -119,8 +119,8 @@ class _WeightsCache:
     costs ~40 µs for the low-dim U-Net; ``unet.parameters()`` alone would cost ~350.
     """
 
-    def __init__(self, unet: ConditionalUnet1D) -> None:
-        self.unet = unet
+    def __init__(self, unet: ConditionalUnet1D, dtype: torch.dtype = torch.float32) -> None:
+        self.unet, self.dtype = unet, dtype
         self.slots = [(m, name) for m in unet.modules() for name, p in m._parameters.items() if p is not None]
         self.key: tuple = ()
         self.tensors: tuple = ()  # (id, storage) of every parameter: what a trace holds by reference
@@ -143,7 +143,7 @@ class _WeightsCache:
             tensors = tuple(k[:2] for k in key)
             if tensors != self.tensors:
                 self.tensors, self.generation = tensors, self.generation + 1
-            self.weights, self.key = InferenceWeights.of(self.unet), key
+            self.weights, self.key = InferenceWeights.of(self.unet, self.dtype), key
             self.tables.clear()
         steps = (tuple(ddim.timesteps), device)
         table = self.tables.get(steps)
@@ -157,12 +157,15 @@ class ChunkSamplerCache:
 
     ``trace=False`` keeps the eager loop (same result up to float rounding). Not copied
     by ``copy.deepcopy`` (an EMA copy of a policy starts with an empty cache). With
-    autograd enabled it calls :func:`sample_chunk` and keeps nothing.
+    autograd enabled it calls :func:`sample_chunk` and keeps nothing (float32).
+    ``weights_dtype=torch.bfloat16`` keeps the convolution weights in bf16 (the policy's
+    ``inference_dtype``).
     """
 
-    def __init__(self, trace: bool = True, max_entries: int = 8) -> None:
+    def __init__(self, trace: bool = True, max_entries: int = 8, weights_dtype: torch.dtype = torch.float32) -> None:
         self.trace = trace
         self.max_entries = max_entries
+        self.weights_dtype = weights_dtype
         self._calls: dict[Hashable, int] = {}
         self._traced: dict[Hashable, ChunkLoop] = {}
         self._generation = 0
@@ -170,10 +173,10 @@ class ChunkSamplerCache:
         self._failed = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "ChunkSamplerCache":
-        return ChunkSamplerCache(self.trace, self.max_entries)
+        return ChunkSamplerCache(self.trace, self.max_entries, self.weights_dtype)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"trace": self.trace, "max_entries": self.max_entries}
+        return {"trace": self.trace, "max_entries": self.max_entries, "weights_dtype": self.weights_dtype}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
@@ -186,7 +189,7 @@ class ChunkSamplerCache:
         if torch.is_grad_enabled():
             return sample_chunk(unet, ddim, noise, global_cond)
         if self._weights is None or self._weights.unet is not unet:
-            self._weights = _WeightsCache(unet)
+            self._weights = _WeightsCache(unet, self.weights_dtype)
             self.clear()
         weights, step_table = self._weights.get(ddim, noise.device)
         films = chunk_films(step_table, weights, _per_chunk_cond(global_cond, noise.shape[0]))

@@ -14,6 +14,7 @@ BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")  # the noise s
 IMAGE_ENCODERS = ("resnet18", "small_cnn", "keypoints")  # robopref.policies.vision builds them
 IMAGE_RANGES = ("unit", "signed")  # what the camera encoders see: [0, 1] or [-1, 1]
 IMAGE_POOLS = ("avg", "spatial_softmax")  # how resnet18 pools its last feature maps
+INFERENCE_DTYPES = ("float32", "bfloat16")  # the U-Net's weights when sampling (robopref.policies.chunk_sampler)
 
 
 @dataclass
@@ -39,6 +40,9 @@ class DiffusionPolicyConfig:
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "epsilon"  # epsilon | sample
     clip_sample: bool = True
+    # the U-Net's weights when sampling without gradients: float32 | bfloat16 (its matrix products in bf16, the rest in
+    # float32: ~2-3x faster for large U-Nets on CPUs with AVX-512 BF16 or AMX, slower on others; training stays float32)
+    inference_dtype: str = "float32"
     # image encoder, one per camera
     image_encoder: str = "resnet18"  # resnet18 | small_cnn | keypoints
     image_feature_dim: int = 64  # 0: resnet18's own 512 pooled features, no head (diffusion_policy's image policies)
@@ -93,6 +97,8 @@ class DiffusionPolicyConfig:
         if not 1 <= self.num_inference_steps <= self.num_train_timesteps:
             raise ValueError(f"policy.num_inference_steps={self.num_inference_steps}, policy.num_train_timesteps={self.num_train_timesteps}: "
                              "expected 1 <= num_inference_steps <= num_train_timesteps")
+        if self.inference_dtype not in INFERENCE_DTYPES:
+            raise ValueError(f"policy.inference_dtype={self.inference_dtype!r}: expected one of {list(INFERENCE_DTYPES)}")
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(f"policy.beta_schedule={self.beta_schedule!r}: expected one of {list(BETA_SCHEDULES)}")
         if self.image_encoder not in IMAGE_ENCODERS or self.image_norm not in ("group", "batch") or self.image_feature_dim < 0:

@@ -80,7 +80,7 @@ class DiffusionPolicy(nn.Module):
         self.sampler.set_timesteps(cfg.num_inference_steps)
         self._ddim: dict[int, DDIMUpdate] = {}
         # set .chunk_sampler.trace = False to sample without TorchScript (same result up to float rounding)
-        self.chunk_sampler = ChunkSamplerCache()
+        self.chunk_sampler = ChunkSamplerCache(weights_dtype=getattr(torch, cfg.inference_dtype))
 
     @property
     def device(self) -> torch.device:

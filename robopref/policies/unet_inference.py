@@ -107,15 +107,16 @@ class InferenceWeights:
     film_sizes: tuple[int, ...]  # 2·C per residual block, in residual_blocks order; F is their sum
 
     @classmethod
-    def of(cls, unet: ConditionalUnet1D) -> "InferenceWeights":
+    def of(cls, unet: ConditionalUnet1D, dtype: torch.dtype = torch.float32) -> "InferenceWeights":
+        """The layout of ``unet``; ``dtype``: that of the convolution weights (bfloat16: their products run in bf16)."""
         blocks = residual_blocks(unet)
         linears = [block.cond_encoder[1] for block in blocks]
         step_dim = unet.diffusion_step_encoder[-1].out_features
         weight = torch.cat([lin.weight for lin in linears]).t()  # (D + G, F)
         ups = [conv_transpose_weight(up) for up in up_modules(unet)]
         return cls(
-            convs=tuple(conv_weight_time_major(c) for c in conv_modules(unet)),
-            ups=tuple(w for w, _ in ups),
+            convs=tuple(conv_weight_time_major(c).to(dtype) for c in conv_modules(unet)),
+            ups=tuple(w.to(dtype) for w, _ in ups),
             up_biases=tuple(b for _, b in ups),
             film_step=weight[:step_dim].contiguous(),
             film_cond=weight[step_dim:].contiguous(),
@@ -152,7 +153,13 @@ def time_major_product(cols: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     be decomposed by TorchScript into ``mm`` and ``add``, whose rounding differs from
     the eager call's, and a traced chunk must equal an eager one bit for bit (a policy
     reset with the same seed repeats its actions exactly).
+
+    A bfloat16 ``weight`` (``inference_dtype``) multiplies a bf16 copy of ``cols``; the product
+    comes back as float32 before the bias, so normalisation, FiLM and the DDIM update stay float32.
     """
+    if weight.dtype != cols.dtype:
+        out = F.linear(cols.to(weight.dtype), weight.t()).float()
+        return out if bias is None else out + bias
     return F.linear(cols, weight.t(), bias)
 
 

@@ -16,14 +16,16 @@ import os
 from typing import Mapping
 
 import numpy as np
+import torch
 
 from robopref.policies.checkpoint import build_model, read_checkpoint
+from robopref.policies.chunk_sampler import ChunkSamplerCache
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
 
 log = logging.getLogger(__name__)
 # policy keys a fine-tuning run may set its own way: how it samples and averages, and what only a fresh start reads
-FREE_KEYS = frozenset({"num_inference_steps", "ema_power", "ema_max_decay", "image_weights", "image_state_steps", "image_state_batch",
+FREE_KEYS = frozenset({"num_inference_steps", "inference_dtype", "ema_power", "ema_max_decay", "image_weights", "image_state_steps", "image_state_batch",
                        "image_state_frames"})
 RANGE_SLACK = 0.05  # fraction of a feature's fitted range the new data may exceed before the user is warned
 
@@ -56,6 +58,7 @@ def warm_start_model(path: str | os.PathLike, cfg: DiffusionPolicyConfig, shapes
                          f"this dataset has {shapes.to_dict()} (other observation keys or action size){hint}")
     model = build_model(ckpt, weights="ema").train()  # built once, as before: a second build would draw other random numbers
     model.cfg = cfg  # the run's FREE_KEYS (sampling steps, EMA); every other key equals the checkpoint's, checked above
+    model.chunk_sampler = ChunkSamplerCache(weights_dtype=getattr(torch, cfg.inference_dtype))
     _warn_outside_range(model, arrays, path)
     log.info("starting from the EMA weights and normaliser of %s", os.fspath(path))
     return model

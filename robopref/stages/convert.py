@@ -55,6 +55,7 @@ class ConvertConfig(StageConfig):
     # named; LeRobot features as `convert format=lerobot` names them (observation.images.top -> top_image, observation.state -> state)
     obs_map: Any = None
     num_inference_steps: int = 16  # dp_checkpoint, lerobot_policy: DDIM steps the imported policy samples with
+    inference_dtype: str = "float32"  # dp_checkpoint, lerobot_policy: float32 | bfloat16 (large U-Nets on CPUs with AVX-512 BF16/AMX)
 
 
 register_schema("convert", ConvertConfig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -127,3 +128,24 @@ def test_sampled_chunks_are_ordinary_tensors():
     assert not chunk.is_inference()
     weight = torch.ones((), requires_grad=True)
     (chunk * weight).sum().backward()
+
+
+def test_bfloat16_inference_keeps_the_weights_and_stays_near_float32():
+    """inference_dtype=bfloat16: the convolutions multiply in bf16 (weights kept as bf16 copies), the rest in float32;
+    traced and eager agree exactly, the float32 parameters are untouched, and chunks stay within bf16 rounding."""
+    model, obs = _policy("image", "epsilon")
+    fast = DiffusionPolicy(dataclasses.replace(model.cfg, inference_dtype="bfloat16"), model.shapes).eval()
+    fast.load_state_dict(model.state_dict())
+    noise = torch.randn(1, 16, 3, generator=torch.Generator().manual_seed(3))
+    eager = fast.predict_action(obs, noise=noise)
+    for _ in range(TRACE_AFTER_CALLS):
+        traced = fast.predict_action(obs, noise=noise)
+    assert len(fast.chunk_sampler._traced) == 1 and torch.equal(traced, eager)
+    assert all(p.dtype == torch.float32 for p in fast.parameters())
+    assert all(w.dtype == torch.bfloat16 for w in fast.chunk_sampler._weights.weights.convs)
+    reference = model.predict_action(obs, noise=noise)
+    spread = (reference.max() - reference.min()).item()
+    assert not torch.equal(eager, reference)  # bf16 products round differently ...
+    torch.testing.assert_close(eager, reference, rtol=0, atol=0.05 * spread)  # ... but only by rounding
+    with pytest.raises(ValueError, match=r"policy.inference_dtype='float16': expected one of \['float32', 'bfloat16'\]"):
+        dataclasses.replace(model.cfg, inference_dtype="float16")

@@ -189,3 +189,14 @@ def test_a_hub_id_is_found_in_the_hugging_face_cache(tmp_path, monkeypatch):
     assert read_lerobot_policy("lerobot/diffusion_pusht@abc123").folder == repo / "snapshots" / "abc123"
     with pytest.raises(FileNotFoundError, match="not in the Hugging Face cache .*huggingface-cli download lerobot/diffusion_other"):
         read_lerobot_policy("lerobot/diffusion_other")
+
+
+def test_an_imported_policy_can_sample_in_bfloat16(tmp_path):
+    write_line_folder(tmp_path / "lr")
+    res = robopref("convert", "format=lerobot_policy", "source=lr", "output=bf16.ckpt", "inference_dtype=bfloat16", "hydra.run.dir=conv", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((tmp_path / "conv" / "summary.json").read_text())["inference_dtype"] == "bfloat16"
+    policy = load_policy(tmp_path / "conv" / "bf16.ckpt", device="cpu")
+    assert policy.model.cfg.inference_dtype == "bfloat16" and policy.model.chunk_sampler.weights_dtype == torch.bfloat16
+    out = robopref("eval", "policy=conv/bf16.ckpt", *LINE, "episodes=1", "workers=1", "videos=0", "hydra.run.dir=ev", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
