@@ -32,6 +32,7 @@ class PolicySpec:
     dataset: str | None = None  # the demos that policy=replay replays
     device: str = "auto"  # checkpoints only; "auto" picks CUDA when present
     n_action_steps: int | None = None  # checkpoints only: executed actions per chunk (None: the checkpoint's own)
+    inference_dtype: str | None = None  # checkpoints only: float32 | bfloat16 (None: the checkpoint's own)
 
     @property
     def kind(self) -> str:
@@ -52,6 +53,12 @@ class PolicySpec:
                 raise ValueError(f"n_action_steps={self.n_action_steps} applies to a policy checkpoint, not to policy={self.name}")
             if self.n_action_steps < 1:
                 raise ValueError(f"n_action_steps={self.n_action_steps}: expected a number of executed actions per chunk >= 1")
+        if self.inference_dtype is not None:
+            from robopref.policies.config import INFERENCE_DTYPES
+
+            if self.kind != "checkpoint" or self.inference_dtype not in INFERENCE_DTYPES:
+                raise ValueError(f"inference_dtype={self.inference_dtype}: expected one of {list(INFERENCE_DTYPES)}, for a policy checkpoint "
+                                 f"(policy={self.name})")
 
 
 class ReplayPolicy:
@@ -102,7 +109,7 @@ def build_policy(spec: PolicySpec, env_cfg: Mapping[str, Any], env: gym.Env | No
         from robopref.policies import load_policy
     except ImportError as e:
         raise ImportError(f"policy={spec.name!r} is a checkpoint, but robopref.policies.load_policy cannot be imported: {e}") from e
-    policy = load_policy(spec.name, device=spec.device, n_action_steps=spec.n_action_steps)
+    policy = load_policy(spec.name, device=spec.device, n_action_steps=spec.n_action_steps, inference_dtype=spec.inference_dtype)
     if env is not None:  # a checkpoint is checked against the env it will act in
         check_env_fits(spec.name, policy.model.shapes, env)
     return policy

@@ -70,8 +70,11 @@ def build_model(ckpt: dict[str, Any], weights: str = "ema") -> DiffusionPolicy:
     return model.eval()
 
 
-def load_policy(path: str | os.PathLike, device: str = "auto", weights: str = "ema", seed: int | None = 0, n_action_steps: int | None = None) -> DiffusionRolloutPolicy:
+def load_policy(path: str | os.PathLike, device: str = "auto", weights: str = "ema", seed: int | None = 0, n_action_steps: int | None = None,
+                inference_dtype: str | None = None) -> DiffusionRolloutPolicy:
     """Load a checkpoint for rollouts: ``load_policy("best.ckpt").act(obs)``.
+
+    ``inference_dtype`` (``float32`` | ``bfloat16``) overrides the checkpoint's own for this use.
 
     ``device="auto"`` picks CUDA when present; the EMA weights are used when saved.
     """
@@ -79,4 +82,6 @@ def load_policy(path: str | os.PathLike, device: str = "auto", weights: str = "e
 
     dev = resolve_device(device)
     model = build_model(read_checkpoint(path, map_location="cpu"), weights=weights).to(dev)
+    if inference_dtype is not None:
+        model.set_inference_dtype(inference_dtype)
     return DiffusionRolloutPolicy(model, n_action_steps=n_action_steps, seed=seed)

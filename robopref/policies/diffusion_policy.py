@@ -13,6 +13,7 @@ fast loop is tested against.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 import torch
@@ -81,6 +82,11 @@ class DiffusionPolicy(nn.Module):
         self._ddim: dict[int, DDIMUpdate] = {}
         # set .chunk_sampler.trace = False to sample without TorchScript (same result up to float rounding)
         self.chunk_sampler = ChunkSamplerCache(weights_dtype=getattr(torch, cfg.inference_dtype))
+
+    def set_inference_dtype(self, dtype: str) -> None:
+        """Sample with the U-Net's products in ``dtype`` (``float32`` | ``bfloat16``) from now on; the weights are unchanged."""
+        self.cfg = dataclasses.replace(self.cfg, inference_dtype=dtype)  # checks the name
+        self.chunk_sampler = ChunkSamplerCache(self.chunk_sampler.trace, self.chunk_sampler.max_entries, getattr(torch, dtype))
 
     @property
     def device(self) -> torch.device:

@@ -16,10 +16,8 @@ import os
 from typing import Mapping
 
 import numpy as np
-import torch
 
 from robopref.policies.checkpoint import build_model, read_checkpoint
-from robopref.policies.chunk_sampler import ChunkSamplerCache
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
 
@@ -58,7 +56,7 @@ def warm_start_model(path: str | os.PathLike, cfg: DiffusionPolicyConfig, shapes
                          f"this dataset has {shapes.to_dict()} (other observation keys or action size){hint}")
     model = build_model(ckpt, weights="ema").train()  # built once, as before: a second build would draw other random numbers
     model.cfg = cfg  # the run's FREE_KEYS (sampling steps, EMA); every other key equals the checkpoint's, checked above
-    model.chunk_sampler = ChunkSamplerCache(weights_dtype=getattr(torch, cfg.inference_dtype))
+    model.set_inference_dtype(cfg.inference_dtype)
     _warn_outside_range(model, arrays, path)
     log.info("starting from the EMA weights and normaliser of %s", os.fspath(path))
     return model

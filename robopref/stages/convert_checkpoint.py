@@ -13,7 +13,6 @@ command line, since neither tool records a robopref env.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -49,8 +48,7 @@ def convert_checkpoint(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
 
         model, info = import_policy(read_dp_checkpoint(cfg.source), obs_key=cfg.obs_key, obs_map=obs_map,
                                     num_inference_steps=cfg.num_inference_steps, where=where)
-    if cfg.inference_dtype != model.cfg.inference_dtype:
-        model.cfg = dataclasses.replace(model.cfg, inference_dtype=cfg.inference_dtype)  # checked by the config; read when the checkpoint loads
+    model.set_inference_dtype(cfg.inference_dtype)  # saved in the checkpoint's config, read when it loads
     save_checkpoint(output, model, meta={**info, "source": str(Path(cfg.source).expanduser().resolve())})
     summary = {"policy": str(output), "source": str(cfg.source), "format": cfg.format, **info,
                "num_inference_steps": model.cfg.num_inference_steps, "inference_dtype": model.cfg.inference_dtype,

@@ -37,6 +37,7 @@ class EvalConfig(StageConfig):
     batch: int = 1  # policy checkpoints: episodes side by side in this process, one network call per step for all (faster than workers on a CPU)
     max_steps: Optional[int] = None
     n_action_steps: Optional[int] = None  # checkpoints: executed actions per chunk before replanning (None: the checkpoint's)
+    inference_dtype: Optional[str] = None  # checkpoints: float32 | bfloat16 products when sampling (None: the checkpoint's)
     videos: int = 3
     video_fps: int = 20
 
@@ -48,7 +49,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate; return the result as a dict (also written as eval.json / eval.md)."""
     seed_everything(cfg.seed)
     out_dir = run_dir()
-    spec = PolicySpec(cfg.policy, noise=cfg.noise, aligned=cfg.aligned, dataset=cfg.dataset, device=cfg.device, n_action_steps=cfg.n_action_steps)
+    spec = PolicySpec(cfg.policy, noise=cfg.noise, aligned=cfg.aligned, dataset=cfg.dataset, device=cfg.device, n_action_steps=cfg.n_action_steps,
+                      inference_dtype=cfg.inference_dtype)
     result = evaluate(
         cfg.env, spec, episodes=cfg.episodes, workers=cfg.workers, seed=cfg.seed, videos=cfg.videos,
         out_dir=out_dir, max_steps=cfg.max_steps, video_fps=cfg.video_fps, batch=cfg.batch,

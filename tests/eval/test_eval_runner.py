@@ -165,3 +165,10 @@ def test_a_checkpoint_in_an_env_of_other_shapes_is_refused_with_both_named():
     with pytest.raises(ValueError, match=r"obs top_image shape \(96, 96, 3\), but this env has obs top_image shape \(64, 64, 3\) "
                                          r".*; for the camera size alone, env.image_size=96\)"):
         check_env_fits("imported.ckpt", PolicyShapes(action_dim=3, low_dim={}, images={"top_image": (96, 96, 3)}), camera)
+
+
+def test_inference_dtype_is_for_checkpoints_only():
+    from robopref.eval.policies import PolicySpec
+
+    with pytest.raises(ValueError, match=r"inference_dtype=bfloat16: expected one of \['float32', 'bfloat16'\], for a policy checkpoint \(policy=expert\)"):
+        PolicySpec("expert", inference_dtype="bfloat16").check()

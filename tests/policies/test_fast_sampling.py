@@ -149,3 +149,15 @@ def test_bfloat16_inference_keeps_the_weights_and_stays_near_float32():
     torch.testing.assert_close(eager, reference, rtol=0, atol=0.05 * spread)  # ... but only by rounding
     with pytest.raises(ValueError, match=r"policy.inference_dtype='float16': expected one of \['float32', 'bfloat16'\]"):
         dataclasses.replace(model.cfg, inference_dtype="float16")
+
+
+def test_a_checkpoint_loads_with_another_inference_dtype(tmp_path):
+    from robopref.policies.checkpoint import load_policy, save_checkpoint
+
+    model, obs = _policy("lowdim", "epsilon")
+    save_checkpoint(tmp_path / "p.ckpt", model)
+    assert load_policy(tmp_path / "p.ckpt", device="cpu").model.chunk_sampler.weights_dtype == torch.float32
+    bf16 = load_policy(tmp_path / "p.ckpt", device="cpu", inference_dtype="bfloat16").model
+    assert bf16.cfg.inference_dtype == "bfloat16" and bf16.chunk_sampler.weights_dtype == torch.bfloat16
+    with pytest.raises(ValueError, match="policy.inference_dtype='half'"):
+        bf16.set_inference_dtype("half")
