@@ -92,17 +92,18 @@ def describe_dp_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> 
 
 def describe_lerobot_policy(path: str | os.PathLike) -> dict[str, Any]:
     """A LeRobot policy folder: its type, features and sizes, and whether and how robopref imports it."""
-    from robopref.policies.lerobot_import import import_plan, read_lerobot_policy
+    from robopref.policies.lerobot_import import WEIGHTS_FILE, import_plan, policy_folder, processor_stats, read_policy_config
 
-    ckpt = read_lerobot_policy(path)
-    cfg = ckpt.config
+    folder = policy_folder(path)  # the config and the statistics files only: the weights (often 1 GB) are not read
+    cfg = read_policy_config(folder)
     feats = {k: f"{f.get('type')} {f.get('shape')}" for k, f in {**(cfg.get("input_features") or {}), **(cfg.get("output_features") or {})}.items()}
-    out: dict[str, Any] = {"kind": "LeRobot policy", "path": str(ckpt.folder), "policy": cfg.get("type", "diffusion" if "spatial_softmax_num_keypoints" in cfg else None),
+    stats_from = processor_stats(folder)[1] or f"{folder / WEIGHTS_FILE} (LeRobot < 0.4 keeps them in the weights)"
+    out: dict[str, Any] = {"kind": "LeRobot policy", "path": str(folder), "policy": cfg.get("type", "diffusion" if "spatial_softmax_num_keypoints" in cfg else None),
                            "horizon": cfg.get("horizon"), "n_obs_steps": cfg.get("n_obs_steps"), "n_action_steps": cfg.get("n_action_steps"),
-                           "features": feats, "normalization": cfg.get("normalization_mapping"), "statistics": ckpt.stats_from}
+                           "features": feats, "normalization": cfg.get("normalization_mapping"), "statistics": stats_from}
     try:
-        out["robopref keys"] = import_plan(cfg, None, str(ckpt.folder)).names
-        out["import"] = f"robopref convert format=lerobot_policy source={ckpt.folder} output=<name>.ckpt"
+        out["robopref keys"] = import_plan(cfg, None, str(folder)).names
+        out["import"] = f"robopref convert format=lerobot_policy source={folder} output=<name>.ckpt"
     except ValueError as e:
-        out["import"] = f"not importable: {str(e).removeprefix(f'{ckpt.folder}: ')}"
+        out["import"] = f"not importable: {str(e).removeprefix(f'{folder}: ')}"
     return out

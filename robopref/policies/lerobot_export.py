@@ -130,19 +130,17 @@ def lerobot_config(model: DiffusionPolicy, names: dict[str, str]) -> dict[str, A
 
 def lerobot_weights(model: DiffusionPolicy, config: dict[str, Any], names: dict[str, str]) -> dict[str, torch.Tensor]:
     """``model``'s weights under LeRobot's ``DiffusionPolicy`` names."""
-    from robopref.policies.dp_image_import import column_order
+    from robopref.policies.dp_image_import import column_order, permute_conditioning
 
     enc, cfg = model.obs_encoder, model.cfg
     lerobot_order = list(config["input_features"])  # state, cameras, environment state
     by_feature = {f: k for k, f in names.items()}
     ours = [(k, model.shapes.low_dim[k]) for k in enc.low_dim_keys] + [(k, cfg.image_feature_dim) for k in enc.image_keys]
     order = column_order(ours, [by_feature[f] for f in lerobot_order])  # LeRobot's feature j is robopref's order[j]
-    dsed = cfg.diffusion_step_embed_dim
-    cols = torch.cat([torch.arange(dsed)] + [dsed + t * len(order) + order for t in range(cfg.n_obs_steps)])
     out = {}
-    for key, value in model.unet.state_dict().items():
+    for key, value in permute_conditioning(dict(model.unet.state_dict()), order, cfg.n_obs_steps).items():
         name = "diffusion.unet." + key.replace(".blocks.0.block.", ".conv1.block.").replace(".blocks.1.block.", ".conv2.block.")
-        out[name] = value[:, cols].clone() if key.endswith("cond_encoder.1.weight") else value.clone()
+        out[name] = value.clone()
     children = {v: k for k, v in RESNET_CHILDREN.items()}
     cameras = [by_feature[f] for f in lerobot_order if by_feature[f] in enc.image_keys]
     for i, camera in enumerate(cameras):

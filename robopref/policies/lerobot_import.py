@@ -110,15 +110,21 @@ class LeRobotCheckpoint:
     normalized_keys: set[str] | None  # the normaliser's normalize_observation_keys, when it restricts them
 
 
-def read_lerobot_policy(path: str | os.PathLike) -> LeRobotCheckpoint:
-    """Read a LeRobot policy folder (no LeRobot install needed)."""
-    folder = policy_folder(path)
+def read_policy_config(folder: Path) -> dict[str, Any]:
+    """The folder's ``config.json`` (LeRobot's policy config) as a dict."""
     try:
         config = json.loads((folder / CONFIG_FILE).read_text())
     except ValueError as e:
         raise ValueError(f"{folder / CONFIG_FILE}: not JSON ({e})") from e
     if not isinstance(config, dict):
         raise ValueError(f"{folder / CONFIG_FILE}: expected a JSON object (LeRobot's policy config)")
+    return config
+
+
+def read_lerobot_policy(path: str | os.PathLike) -> LeRobotCheckpoint:
+    """Read a LeRobot policy folder (no LeRobot install needed)."""
+    folder = policy_folder(path)
+    config = read_policy_config(folder)
     weights = read_safetensors(folder / WEIGHTS_FILE)
     stats, source, keys = processor_stats(folder)
     if not stats:
@@ -321,6 +327,7 @@ class ImportPlan:
 
     settings: PolicySettings
     names: dict[str, str]  # {LeRobot feature: robopref key}
+    types: dict[str, str]  # {LeRobot feature: STATE | ENV | VISUAL | ACTION}, the action included
     cameras: list[str]  # VISUAL features, in the config's order
     low: dict[str, int]  # STATE then ENV features: {feature: size}
     action_dim: int
@@ -353,7 +360,8 @@ def import_plan(config: Mapping[str, Any], obs_map: Mapping[str, str] | None, wh
     if any(len(s) != 3 for s in shapes.values()):
         raise ValueError(f"{where}: config.json camera shapes {shapes}: expected (C, H, W)")
     ratio = crop_ratio({k: s[1:] for k, s in shapes.items()}, config.get("crop_shape"), f"{where}: config.json crop_shape")
-    return ImportPlan(settings=settings, names=names, cameras=cameras, low={k: int(inputs[k]["shape"][0]) for k in states + envs},
+    return ImportPlan(settings=settings, names=names, types={**types, "action": "ACTION"}, cameras=cameras,
+                      low={k: int(inputs[k]["shape"][0]) for k in states + envs},
                       action_dim=action_dim, image_shapes=shapes, keypoints=int(config.get("spatial_softmax_num_keypoints", 32)),
                       modes={str(k): str(v) for k, v in (config.get("normalization_mapping") or {}).items()}, crop_ratio=ratio)
 
@@ -378,9 +386,8 @@ def import_lerobot_policy(ckpt: LeRobotCheckpoint, obs_map: Mapping[str, str] | 
     shapes = PolicyShapes(action_dim=plan.action_dim, low_dim={names[k]: d for k, d in plan.low.items()},
                           images={names[k]: (s[1], s[2], s[0]) for k, s in plan.image_shapes.items()})
     model = DiffusionPolicy(policy_cfg, shapes)
-    types = {k: str(f.get("type")) for k, f in cfg["input_features"].items()} | {"action": "ACTION"}
     features = {**{k: (names[k], d) for k, d in plan.low.items()}, "action": ("action", plan.action_dim)}
-    model.load_state_dict({**{f"unet.{k}": v for k, v in unet.items()}, **normalizer_buffers(ckpt, features, plan.modes, types, where),
+    model.load_state_dict({**{f"unet.{k}": v for k, v in unet.items()}, **normalizer_buffers(ckpt, features, plan.modes, plan.types, where),
                            **encoder_weights(ckpt.weights, plan.cameras, names, bool(cfg.get("use_separate_rgb_encoder_per_camera")), keypoints, where)})
     info = {"imported_from": "lerobot", "policy_type": "diffusion", "obs_keys": dict(names), "normalization": plan.modes,
             "stats_from": ckpt.stats_from, "crop_ratio": round(plan.crop_ratio, 6), "action_dim": plan.action_dim, "down_dims": policy_cfg.down_dims,
