@@ -44,6 +44,7 @@ def describe_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             out = {k: v for k, v in out.items() if k not in ("dataset", "train demos", "epoch", "step")}
             out.update({"imported from": meta["imported_from"], "source": meta.get("source"), "weights": meta.get("weights")})
         out["evaluate"] = f"robopref eval policy={path} " + (env or "env=<the env its data came from>")
+        out["to LeRobot"] = lerobot_export_hint(path, cfg, blob["shapes"])
         return out
     if fmt == TRAJECTORY:
         cfg = blob["config"]
@@ -107,3 +108,15 @@ def describe_lerobot_policy(path: str | os.PathLike) -> dict[str, Any]:
     except ValueError as e:
         out["import"] = f"not importable: {str(e).removeprefix(f'{folder}: ')}"
     return out
+
+
+def lerobot_export_hint(path: str | os.PathLike, policy_config: dict[str, Any], shapes: dict[str, Any]) -> str:
+    """The ``robopref export policy=`` command for a policy LeRobot's network can hold, else why it cannot."""
+    from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
+    from robopref.policies.lerobot_export import feature_names
+
+    try:
+        feature_names(DiffusionPolicyConfig.from_dict(policy_config), PolicyShapes.from_dict(shapes))
+    except ValueError as e:
+        return f"not possible: {str(e).removeprefix('this policy cannot be written as a LeRobot diffusion policy: ')}"
+    return f"robopref export policy={path} output=<folder>"

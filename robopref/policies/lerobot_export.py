@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 from robopref.data.lerobot_export import feature_name, publish_folder
+from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
 from robopref.policies.lerobot_import import LEROBOT_EPS, RESNET_CHILDREN
-from robopref.policies.obs_encoder import IMAGENET_MEAN, IMAGENET_STD
+from robopref.policies.obs_encoder import IMAGENET_MEAN, IMAGENET_STD, crop_size
 from robopref.utils.safetensors import write_safetensors
 
 OBS_STATE, OBS_ENV = "observation.state", "observation.environment_state"  # the names LeRobot's model reads
@@ -39,38 +40,38 @@ PRE_NORMALIZER = "policy_preprocessor_step_3_normalizer_processor.safetensors"
 POST_UNNORMALIZER = "policy_postprocessor_step_0_unnormalizer_processor.safetensors"
 
 
-def feature_names(model: DiffusionPolicy) -> dict[str, str]:
-    """{robopref key: LeRobot feature}, refusing a policy LeRobot's network cannot hold (the error names the setting)."""
-    cfg, enc = model.cfg, model.obs_encoder
+def feature_names(cfg: DiffusionPolicyConfig, shapes: PolicyShapes) -> dict[str, str]:
+    """{robopref key: LeRobot feature} of a policy with this config and these shapes, refusing one LeRobot's
+    network cannot hold (the error names the setting). Needs no network: ``robopref info`` asks it too."""
+    cameras, low = sorted(shapes.images), sorted(shapes.low_dim)  # the ObsEncoder's keys
     problems = []
     if cfg.image_state_key is not None:
         problems.append(f"image_state_key={cfg.image_state_key!r} (cameras that estimate the state)")
     if cfg.sort_objects_key is not None:
         problems.append(f"sort_objects_key={cfg.sort_objects_key!r} (LeRobot does not sort objects)")
-    if enc.image_keys and (cfg.image_encoder != "resnet18" or cfg.image_pool != "spatial_softmax" or cfg.image_feature_dim != 2 * cfg.image_keypoints):
+    if cameras and (cfg.image_encoder != "resnet18" or cfg.image_pool != "spatial_softmax" or cfg.image_feature_dim != 2 * cfg.image_keypoints):
         problems.append(f"image_encoder={cfg.image_encoder!r}, image_pool={cfg.image_pool!r}, image_feature_dim={cfg.image_feature_dim}: LeRobot's "
                         "cameras are resnet18 with image_pool=spatial_softmax and image_feature_dim = 2 * image_keypoints")
     if cfg.n_groups != 8:
         problems.append(f"n_groups={cfg.n_groups} (LeRobot's last block always uses 8)")
-    low = list(enc.low_dim_keys)
-    if not 1 <= len(low) <= 2 or (len(low) == 1 and not enc.image_keys):
+    if not 1 <= len(low) <= 2 or (len(low) == 1 and not cameras):
         problems.append(f"low-dim keys {low}: LeRobot's diffusion policy takes a state, and cameras, an environment state or both "
                         "(one or two low-dim keys; one needs a camera)")
-    sizes = {tuple(model.shapes.images[k]) for k in enc.image_keys}
+    sizes = {tuple(shapes.images[k]) for k in cameras}
     if len(sizes) > 1:
         problems.append(f"cameras of different sizes {sorted(sizes)} (LeRobot's share one)")
-    for k in enc.image_keys:
-        h, w, _ = model.shapes.images[k]
-        crop = enc.crops[k]
-        if any(int(round((n - c) / 2.0)) != (n - c) // 2 for n, c in ((h, crop.height), (w, crop.width))):
-            problems.append(f"crop_ratio={cfg.crop_ratio}: a {crop.height} x {crop.width} crop of {h} x {w} frames is centred differently by LeRobot")
+    for k in cameras:
+        h, w, _ = shapes.images[k]
+        ch, cw = crop_size(h, w, cfg.crop_ratio)
+        if any(int(round((n - c) / 2.0)) != (n - c) // 2 for n, c in ((h, ch), (w, cw))):
+            problems.append(f"crop_ratio={cfg.crop_ratio}: a {ch} x {cw} crop of {h} x {w} frames is centred differently by LeRobot")
             break
     if problems:
         raise ValueError("this policy cannot be written as a LeRobot diffusion policy: " + "; ".join(problems))
     state = "state" if "state" in low else low[0]
     names = {state: OBS_STATE}
     names.update({k: OBS_ENV for k in low if k != state})
-    names.update({k: feature_name(k) for k in enc.image_keys})
+    names.update({k: feature_name(k) for k in cameras})
     return names
 
 
@@ -197,7 +198,7 @@ def processor_files(config: dict[str, Any], stats: dict[str, torch.Tensor]) -> d
 
 def export_lerobot_policy(model: DiffusionPolicy, out_dir: str | os.PathLike, overwrite: bool = False) -> dict[str, Any]:
     """Write ``model`` as a LeRobot policy folder at ``out_dir`` (complete or not at all); returns a summary."""
-    names = feature_names(model)
+    names = feature_names(model.cfg, model.shapes)
     out = Path(out_dir).expanduser()
     if out.exists() and not overwrite:
         raise FileExistsError(f"output={out} already exists: pass overwrite=true to replace it, or another output= path")

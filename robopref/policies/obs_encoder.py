@@ -32,6 +32,11 @@ IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 
+def crop_size(height: int, width: int, ratio: float) -> tuple[int, int]:
+    """The (height, width) a camera of ``height`` x ``width`` is cropped to with ``crop_ratio`` ``ratio``."""
+    return max(1, int(round(height * ratio))), max(1, int(round(width * ratio)))
+
+
 def estimate_key(camera: str, state_key: str) -> str:
     """The batch key of ``camera``'s precomputed estimate of ``state_key`` (never a dataset key: those have no ``:``)."""
     return f"{camera}:{state_key}"
@@ -59,7 +64,7 @@ class ObsEncoder(nn.Module):
         for k in self.image_keys:
             h, w, _ = shapes.images[k]
             ratio = 1.0 if self.state_key is not None else cfg.crop_ratio  # an estimator reads absolute positions: no crop
-            self.crops[k] = RandomCrop(max(1, int(round(h * ratio))), max(1, int(round(w * ratio))))
+            self.crops[k] = RandomCrop(*crop_size(h, w, ratio))
             self.encoders[k] = make_image_encoder(cfg.image_encoder, head, cfg.image_norm, cfg.image_weights, cfg.image_pool, cfg.image_keypoints)
             if self.state_key is not None:
                 self.encoders[k].requires_grad_(False)  # trained by state_estimator.pretrain_state_estimators only

@@ -108,3 +108,12 @@ def test_the_export_stage_writes_a_checkpoint_and_refuses_what_it_should(tmp_pat
     obs, noise = observations(1), torch.randn(1, 16, 2)
     torch.testing.assert_close(reread.predict_action(obs, noise=noise, num_inference_steps=8), loaded.predict_action(obs, noise=noise, num_inference_steps=8),
                                atol=1e-4, rtol=1e-4)
+
+
+def test_info_says_whether_a_policy_checkpoint_exports_to_lerobot(tmp_path):
+    from robopref.info import describe
+
+    save_checkpoint(tmp_path / "p.ckpt", native_policy())
+    assert describe(tmp_path / "p.ckpt")["to LeRobot"] == f"robopref export policy={tmp_path / 'p.ckpt'} output=<folder>"
+    save_checkpoint(tmp_path / "q.ckpt", native_policy(image_encoder="small_cnn", image_pool="avg"))
+    assert describe(tmp_path / "q.ckpt")["to LeRobot"].startswith("not possible: image_encoder='small_cnn', image_pool='avg'")
