@@ -82,6 +82,12 @@ def encoder_settings(cfg: Any, cams: Mapping[str, tuple[int, ...]], where: str) 
             "crop_ratio": ratio, "share": bool(enc("share_rgb_model", False))}
 
 
+def centred_alike(frame: Sequence[int], crop: Sequence[int]) -> bool:
+    """Whether torchvision's ``CenterCrop`` (offset ``round((n - c) / 2)``, Python's rounding) and robopref's
+    evaluation crop (offset ``(n - c) // 2``) cut a ``crop`` (H, W) from a ``frame`` (H, W) at the same place."""
+    return all(int(round((n - c) / 2.0)) == (n - c) // 2 for n, c in zip(frame, crop))
+
+
 def crop_ratio(cams: Mapping[str, tuple[int, int]], crop: Sequence[int] | None, what: str) -> float:
     """robopref's ``crop_ratio`` for a centre crop of ``crop`` (H, W) from every camera {key: (H, W)}
     (torchvision's ``CenterCrop``: offsets ``round((n - c) / 2)``), or an error naming ``what`` when
@@ -92,7 +98,7 @@ def crop_ratio(cams: Mapping[str, tuple[int, int]], crop: Sequence[int] | None, 
     ratio = ch / next(iter(cams.values()))[0]  # robopref has one crop_ratio for every camera
     for key, (h, w) in cams.items():
         same_size = (int(round(h * ratio)), int(round(w * ratio))) == (ch, cw)
-        same_centre = all(int(round((n - c) / 2.0)) == (n - c) // 2 for n, c in ((h, ch), (w, cw)))
+        same_centre = centred_alike((h, w), (ch, cw))
         if not (same_size and same_centre):
             raise ValueError(f"{what}={[ch, cw]} of camera {key!r} ({h} x {w}): robopref's crop_ratio would crop another size or centre")
     return ratio

@@ -31,6 +31,7 @@ import torch
 from robopref.data.lerobot_export import feature_name, publish_folder
 from robopref.policies.config import DiffusionPolicyConfig, PolicyShapes
 from robopref.policies.diffusion_policy import DiffusionPolicy
+from robopref.policies.dp_image_import import centred_alike
 from robopref.policies.lerobot_import import LEROBOT_EPS, RESNET_CHILDREN
 from robopref.policies.obs_encoder import IMAGENET_MEAN, IMAGENET_STD, crop_size
 from robopref.utils.safetensors import write_safetensors
@@ -63,7 +64,7 @@ def feature_names(cfg: DiffusionPolicyConfig, shapes: PolicyShapes) -> dict[str,
     for k in cameras:
         h, w, _ = shapes.images[k]
         ch, cw = crop_size(h, w, cfg.crop_ratio)
-        if any(int(round((n - c) / 2.0)) != (n - c) // 2 for n, c in ((h, ch), (w, cw))):
+        if not centred_alike((h, w), (ch, cw)):
             problems.append(f"crop_ratio={cfg.crop_ratio}: a {ch} x {cw} crop of {h} x {w} frames is centred differently by LeRobot")
             break
     if problems:
